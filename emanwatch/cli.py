@@ -1,0 +1,215 @@
+"""The `emanwatch` command line.
+
+Exit codes: 0 ok, 1 the job ran and found something (e.g. a failed check), 2 bad input
+(config, inventory, arguments) with every problem printed and named.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inventory import InputError, Inventory, Selector, load_inventory, select
+from inventory.select import unknown_values
+
+from .config import Config, SecretError, load_config
+
+app = typer.Typer(help="emanwatch: monitoring for a district education MAN (教育城域网).", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+inventory_app = typer.Typer(help="The district inventory: check, show, export.", no_args_is_help=True)
+config_app = typer.Typer(help="config.yaml: check and resolve credentials.", no_args_is_help=True)
+lab_app = typer.Typer(help="The lab: the demo district on loopback.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(config_app, name="config")
+app.add_typer(lab_app, name="lab")
+
+# wide enough for device tables when piped; errors go out unwrapped so paths stay whole
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config.yaml (default: $EMANWATCH_CONFIG, ./config.yaml, the repository's)")]
+
+
+class State:
+    config_path: Path | None = None
+
+
+@app.callback()
+def main(config: ConfigOpt = None) -> None:
+    State.config_path = config
+
+
+def fail(msg: str, code: int = 2) -> typer.Exit:
+    print(msg, file=sys.stderr)
+    return typer.Exit(code)
+
+
+def get_config() -> Config:
+    try:
+        return load_config(State.config_path)
+    except InputError as e:
+        raise fail(str(e)) from None
+
+
+def get_inventory(cfg: Config) -> Inventory:
+    try:
+        return load_inventory(cfg.path(cfg.inventory.path), allowed_ranges=cfg.inventory.allowed_ranges,
+                              auth_names=cfg.auth_names(), ledgers=[cfg.path(p) for p in cfg.inventory.ledgers])
+    except InputError as e:
+        raise fail(str(e)) from None
+
+
+# ---------------------------------------------------------------- inventory
+
+
+SiteOpt = Annotated[list[str] | None, typer.Option("--site", "-s", help="site name or glob (repeatable)")]
+RoleOpt = Annotated[list[str] | None, typer.Option("--role", "-r", help="device role (repeatable)")]
+VendorOpt = Annotated[list[str] | None, typer.Option("--vendor", "-v", help="vendor (repeatable)")]
+KindOpt = Annotated[list[str] | None, typer.Option("--kind", "-k", help="site kind: school, vocational, kindergarten, centre")]
+StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="lifecycle status (repeatable)")]
+
+
+def _selector(inv: Inventory, site, role, vendor, kind, status) -> Selector:  # noqa: ANN001
+    sel = Selector(tuple(site or ()), tuple(role or ()), tuple(vendor or ()), tuple(kind or ()), tuple(status or ()))
+    bad = unknown_values(inv, sel)
+    if bad:
+        raise fail("\n".join(bad))
+    return sel
+
+
+class ShowFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    file_sd = "file_sd"
+    http_sd = "http_sd"
+    ledger = "ledger"
+
+
+@inventory_app.command("check")
+def inventory_check(as_json: Annotated[bool, typer.Option("--json", help="summary as JSON")] = False) -> None:
+    """Load and validate the inventory; print its summary or every problem found."""
+    from inventory.summary import fmt_bps, summarize
+
+    t0 = time.perf_counter()
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    s = summarize(inv)
+    s["load_seconds"] = round(time.perf_counter() - t0, 3)
+    if as_json:
+        out.print_json(json.dumps(s, ensure_ascii=False))
+        return
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{v} {k}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
+
+    ranges = ", ".join(str(r) for r in cfg.inventory.allowed_ranges)
+    out.print(f"[bold]{s['district']}[/] inventory {cfg.path(cfg.inventory.path)}: [green]valid[/]")
+    t = Table(show_header=False, box=None, padding=(0, 2))
+    t.add_row("sites", f"{s['sites']}: {counts(s['sites_by_kind'])} ({s['admins']} 网管员 in the roster)")
+    t.add_row("devices", f"{s['devices']}: {counts(s['devices_by_role'])}")
+    t.add_row("vendors", counts(s["devices_by_vendor"]))
+    t.add_row("status", counts(s["devices_by_status"]))
+    t.add_row("interfaces", str(s["interfaces"]))
+    t.add_row("links", f"{s['links']}: {counts(s['links_by_kind'])}")
+    for kind, r in s["rings"].items():
+        t.add_row(kind, f"closed, {len(r['order'])} nodes at {r['capacity']}bit/s: " + " → ".join(r["order"] + r["order"][:1]))
+    egress = ", ".join(f"{e['carrier']} {fmt_bps(e['capacity_bps'])}" for e in s["egress"])
+    t.add_row("egress", f"{egress} = {fmt_bps(s['egress_total_bps'])}bit/s (district {fmt_bps(s['egress_capacity_bps'])}bit/s)")
+    t.add_row("addresses", f"{s['devices']} unique, all in {ranges}")
+    t.add_row("loaded in", f"{s['load_seconds']:.2f} s")
+    out.print(t)
+    for w in s["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+@inventory_app.command("show")
+def inventory_show(
+    site: SiteOpt = None, role: RoleOpt = None, vendor: VendorOpt = None, kind: KindOpt = None, status: StatusOpt = None,
+    fmt: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.table,
+) -> None:
+    """List devices, filtered by site, role, vendor, site kind, status."""
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    devices = select(inv, _selector(inv, site, role, vendor, kind, status))
+    if fmt == ShowFormat.json:
+        rows = [{"name": d.name, "site": d.site, "site_kind": inv.sites[d.site].kind.value, "role": d.role.value,
+                 "vendor": d.vendor.value if d.vendor else None, "platform": d.platform, "model": d.model,
+                 "mgmt_address": str(d.mgmt_address), "status": d.status.value, "parent": d.parent,
+                 "snmp_auth": d.snmp_auth, "ssh_auth": d.ssh_auth} for d in devices]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return
+    t = Table("name", "site", "role", "vendor", "platform", "model", "mgmt address", "status",
+              title=f"{len(devices)} devices", title_justify="left")
+    for d in devices:
+        t.add_row(d.name, d.site, d.role.value, d.vendor.value if d.vendor else "", d.platform or "", d.model,
+                  str(d.mgmt_address), d.status.value)
+    out.print(t)
+
+
+@inventory_app.command("export")
+def inventory_export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="file_sd / http_sd JSON, or the CSV ledger (台账)")] = ExportFormat.file_sd,
+    port: Annotated[int | None, typer.Option(help="append :PORT to SD targets")] = None,
+    site: SiteOpt = None, role: RoleOpt = None, vendor: VendorOpt = None, kind: KindOpt = None, status: StatusOpt = None,
+) -> None:
+    """Write Prometheus service discovery JSON (or the CSV ledger) to stdout."""
+    from inventory.ledger import write_ledger
+    from inventory.sd import target_groups
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    devices = select(inv, _selector(inv, site, role, vendor, kind, status))
+    if fmt == ExportFormat.ledger:
+        write_ledger(devices, sys.stdout)
+        return
+    sys.stdout.write(json.dumps(target_groups(inv, devices, fmt.value, port), ensure_ascii=False, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------- config
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate config.yaml and resolve every credential reference."""
+    cfg = get_config()
+    problems = []
+    for key, ref in cfg.secret_refs():
+        try:
+            cfg.secret(ref, key)
+        except SecretError as e:
+            problems.append(str(e))
+    if problems:
+        raise fail("\n".join(problems))
+    k, n = cfg.shard
+    out.print(f"{cfg.source}: [green]valid[/]; {len(cfg.secret_refs())} credentials resolved; "
+              f"shard {k} of {n}; exporter on {cfg.listen.exporter}")
+
+
+# ---------------------------------------------------------------- lab
+
+
+@lab_app.command("secrets")
+def lab_secrets() -> None:
+    """Create the lab's credentials (random, mode 0600) where config.yaml references missing files."""
+    from lab.secrets import ensure_lab_secrets
+
+    cfg = get_config()
+    created = ensure_lab_secrets(cfg)
+    for p in created:
+        out.print(f"created {p}")
+    if not created:
+        out.print("all lab secrets present")
+
+
+if __name__ == "__main__":
+    app()

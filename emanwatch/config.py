@@ -1,0 +1,304 @@
+"""config.yaml: validated settings; credentials only as references, resolved at run time.
+
+A secret is written `env:NAME` (an environment variable) or `file:PATH` (a file holding only the
+secret; relative paths are from config.yaml's folder). A literal password in the file is refused,
+and a reference that cannot be resolved is an error naming the key, never a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Network, ip_address
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from inventory.model import Record, Role
+from inventory.source import InputError, Problem, load_yaml, problems_from_validation
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config.yaml"
+
+
+# ---------------------------------------------------------------- value types
+
+
+def _secret_ref(v: Any) -> str:
+    if not isinstance(v, str) or not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", v):
+        raise ValueError("credentials are never literal in config.yaml: write env:NAME or file:PATH")
+    return v
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+
+_DUR_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DUR_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(v: Any) -> Any:
+    """'30s', '2m', '500ms', 60 -> seconds (float)."""
+    if isinstance(v, bool):
+        raise ValueError("expected a duration such as 30s, 2m or 1h")
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        m = _DUR_RE.match(v)
+        if m:
+            return float(m.group(1)) * _DUR_UNIT[m.group(2)]
+    raise ValueError(f"expected a duration such as 30s, 2m or 1h, got {v!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def _host_port(v: Any) -> Any:
+    if not isinstance(v, str) or ":" not in v:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9810, got {v!r}")
+    host, _, port = v.rpartition(":")
+    try:
+        ip_address(host.strip("[]"))
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{port!r} is not a TCP port")
+    return v
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+
+
+class Cfg(Record):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- sections
+
+
+class SnmpAuth(Cfg):
+    """Credentials apart from profiles, as snmp_exporter keeps auths apart from modules."""
+
+    version: Literal["2c", "3"]
+    community: SecretRef | None = None
+    username: str | None = None
+    security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "authPriv"
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    auth_password: SecretRef | None = None
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] = "AES"
+    priv_password: SecretRef | None = None
+    context: str = ""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _v(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v  # `version: 3` in YAML is an int
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpAuth:
+        if self.version == "2c":
+            if self.community is None:
+                raise ValueError("SNMP v2c needs 'community'")
+        else:
+            if not self.username:
+                raise ValueError("SNMP v3 needs 'username'")
+            if self.security_level != "noAuthNoPriv" and self.auth_password is None:
+                raise ValueError(f"{self.security_level} needs 'auth_password'")
+            if self.security_level == "authPriv" and self.priv_password is None:
+                raise ValueError("authPriv needs 'priv_password'")
+        return self
+
+
+class SshAuth(Cfg):
+    username: str
+    password: SecretRef | None = None
+    key_file: str | None = None  # a private key file path (a file is a reference already)
+    enable_secret: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SshAuth:
+        if self.password is None and self.key_file is None:
+            raise ValueError("SSH auth needs 'password' or 'key_file'")
+        return self
+
+
+class Auths(Cfg):
+    snmp: dict[str, SnmpAuth] = {}
+    ssh: dict[str, SshAuth] = {}
+
+
+class InventoryCfg(Cfg):
+    path: str = "inventory/demo"
+    ledgers: list[str] = []  # CSV asset ledgers (台账) merged into the inventory
+    allowed_ranges: list[IPv4Network] = [IPv4Network("127.0.0.0/8")]
+
+
+DEFAULT_INTERVALS = {
+    Role.RING_NODE: 30.0, Role.CORE: 30.0, Role.EGRESS: 30.0, Role.FIREWALL: 30.0,
+    Role.SCHOOL_ROUTER: 60.0, Role.CORE_SWITCH: 60.0, Role.ACCESS_SWITCH: 60.0, Role.AC: 120.0,
+}
+
+
+class Polling(Cfg):
+    intervals: dict[Role, Duration] = DEFAULT_INTERVALS
+    timeout: Duration = 2.0
+    retries: int = Field(default=1, ge=0, le=5)
+    concurrency: int = Field(default=256, ge=1, le=4096)
+    jitter: bool = True  # spread polls over the interval instead of a thundering herd
+
+
+def _shard(v: Any) -> Any:
+    if isinstance(v, str):
+        m = re.match(r"^\s*(\d+)\s+of\s+(\d+)\s*$", v)
+        if not m:
+            raise ValueError(f"expected 'K of N' such as '0 of 1', got {v!r}")
+        k, n = int(m.group(1)), int(m.group(2))
+        if n < 1 or not 0 <= k < n:
+            raise ValueError(f"shard {k} of {n}: K must be in 0..N-1 and N >= 1")
+        return (k, n)
+    raise ValueError(f"expected 'K of N' such as '0 of 1', got {v!r}")
+
+
+Shard = Annotated[tuple[int, int], BeforeValidator(_shard)]
+
+
+class Listen(Cfg):
+    exporter: HostPort = "127.0.0.1:9810"
+    notifier: HostPort = "127.0.0.1:9811"
+
+
+class Paths(Cfg):
+    state: str = "var"
+
+
+class Config(Cfg):
+    inventory: InventoryCfg = InventoryCfg()
+    auths: Auths = Auths()
+    polling: Polling = Polling()
+    shard: Shard = (0, 1)
+    listen: Listen = Listen()
+    paths: Paths = Paths()
+    # where the file was read from; relative paths are taken from its folder
+    _base_dir: Path = PrivateAttr(default=REPO_ROOT)
+    _source: str = PrivateAttr(default="config.yaml")
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def path(self, p: str | Path) -> Path:
+        p = Path(p)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.paths.state)
+
+    def auth_names(self) -> dict[str, set[str]]:
+        return {"snmp": set(self.auths.snmp), "ssh": set(self.auths.ssh)}
+
+    def secret(self, ref: str, key: str) -> str:
+        return resolve_secret(ref, self.base_dir, key, self.source)
+
+    def secret_refs(self) -> list[tuple[str, str]]:
+        """(key path, reference) for every credential in the file."""
+        out = []
+        for kind, table in (("snmp", self.auths.snmp), ("ssh", self.auths.ssh)):
+            for name, auth in table.items():
+                for fld in ("community", "auth_password", "priv_password", "password", "enable_secret"):
+                    ref = getattr(auth, fld, None)
+                    if ref is not None:
+                        out.append((f"auths.{kind}.{name}.{fld}", ref))
+        return out
+
+
+class SecretError(Exception):
+    pass
+
+
+def resolve_secret(ref: str, base_dir: Path, key: str, source: str = "config.yaml") -> str:
+    kind, _, what = ref.partition(":")
+    if kind == "env":
+        value = os.environ.get(what)
+        if value is None:
+            raise SecretError(f"{source}: {key}: environment variable {what} is not set")
+    elif kind == "file":
+        p = Path(what)
+        p = p if p.is_absolute() else base_dir / p
+        try:
+            value = p.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise SecretError(f"{source}: {key}: secret file {p} does not exist") from None
+        except OSError as e:
+            raise SecretError(f"{source}: {key}: cannot read secret file {p}: {e.strerror}") from None
+    else:
+        raise SecretError(f"{source}: {key}: not a secret reference: {ref!r}")
+    if value == "":
+        raise SecretError(f"{source}: {key}: secret {ref} is empty")
+    return value
+
+
+@dataclass(frozen=True)
+class ResolvedSnmpAuth:
+    name: str
+    version: str
+    community: str | None = None
+    username: str | None = None
+    security_level: str = "authPriv"
+    auth_protocol: str = "SHA"
+    auth_password: str | None = None
+    priv_protocol: str = "AES"
+    priv_password: str | None = None
+    context: str = ""
+
+
+def resolve_snmp_auth(cfg: Config, name: str) -> ResolvedSnmpAuth:
+    a = cfg.auths.snmp.get(name)
+    if a is None:
+        raise SecretError(f"{cfg.source}: no auths.snmp.{name} (known: {', '.join(sorted(cfg.auths.snmp)) or 'none'})")
+    key = f"auths.snmp.{name}"
+    get = lambda f: None if getattr(a, f) is None else cfg.secret(getattr(a, f), f"{key}.{f}")  # noqa: E731
+    return ResolvedSnmpAuth(name, a.version, get("community"), a.username, a.security_level, a.auth_protocol,
+                            get("auth_password"), a.priv_protocol, get("priv_password"), a.context)
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """--config, else $EMANWATCH_CONFIG, else ./config.yaml, else the repository's."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("EMANWATCH_CONFIG")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "config.yaml"
+    return local if local.is_file() else DEFAULT_CONFIG
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    p = find_config(path)
+    name = str(p)
+    raw = load_yaml(p, name)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError([Problem(name, 1, "", "config must be a mapping of sections")], name)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        raise InputError(problems_from_validation(e, raw, name, ""), name) from None
+    cfg._base_dir = p.resolve().parent
+    cfg._source = name
+    return cfg
