@@ -1,0 +1,1 @@
+"""Collectors: SNMP, SSH and probes. Each poll returns a result; a device's fault never raises."""
