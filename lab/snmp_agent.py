@@ -8,6 +8,7 @@ sends garbage or a cut datagram, a drifted one also accepts `public`.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import os
@@ -125,10 +126,8 @@ class SnmpLab:
 
     def close(self) -> None:
         for s, _ in self.socks.values():
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(s)
-            except (KeyError, ValueError):
-                pass
             s.close()
         self.socks.clear()
 
@@ -154,10 +153,8 @@ class SnmpLab:
             now = time.time()
             while self.delayed and self.delayed[0][0] <= now:
                 _, _, sock, out, addr = heapq.heappop(self.delayed)
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendto(out, addr)
-                except OSError:
-                    pass
 
     # ------------------------------------------------------------ requests
 

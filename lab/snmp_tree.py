@@ -131,7 +131,7 @@ def build(ld: LabDevice) -> Tree:
         else:
             idx = ent["board"] if h["index"] == "board" else int(h["index"])
             oid = f"{h['oid']}.{idx}"
-        put(oid, (lambda fn, tag: lambda now: encode(tag, fn(now)))(fn, tag))
+        put(oid, _dyn(tag, fn))
     for s in v.get("static", []):
         put(s["oid"], encode(TYPES[s["type"]], s["value"]))
 
@@ -142,6 +142,14 @@ def build(ld: LabDevice) -> Tree:
     if ld.aps and "ap_table" in v:
         _ap_tables(ld, v, col, put)
     return Tree(e)
+
+
+def _dyn(tag: int, fn: Callable[[float], Any]) -> Callable[[float], bytes]:
+    return lambda now: encode(tag, fn(now))
+
+
+def _clients(ld: LabDevice, ap: Any, frac: float) -> Callable[[float], int]:
+    return lambda now: int(ld.ap_clients(ap, now) * frac)
 
 
 def _if_columns(ld: LabDevice, i: LabIf, col: Callable[..., None]) -> None:
@@ -229,13 +237,13 @@ def _ap_tables(ld: LabDevice, v: dict[str, Any], col: Callable[..., None], put: 
         values: dict[str, Value] = {
             "ap_name": enc_str(ap.name), "ap_serial": enc_str(ap.serial), "ap_model": enc_str(ap.model),
             "ap_ip": enc_ip(ap.ip), "ap_state": enc_int(states["online" if ap.online else "offline"]),
-            "ap_clients": (lambda ap: lambda now: enc_int(ld.ap_clients(ap, now)))(ap),
+            "ap_clients": _dyn(INTEGER, _clients(ld, ap, 1.0)),
         }
         for c in spec["columns"]:
             col(c["oid"], idx, values[c["value"]])
         for c in v.get("ap_radio_table", {}).get("columns", []):
             for slot, frac in ((0, 0.4), (1, 0.6)):
-                col(c["oid"], (*idx, slot), (lambda ap, frac: lambda now: enc_int(int(ld.ap_clients(ap, now) * frac)))(ap, frac))
+                col(c["oid"], (*idx, slot), _dyn(INTEGER, _clients(ld, ap, frac)))
     for s in v.get("ap_scalars", []):
         if s["value"] == "ap_online_count":
             put(s["oid"], lambda now: enc_uint(GAUGE32, sum(1 for ap in ld.aps if ap.online)))

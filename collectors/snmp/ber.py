@@ -192,7 +192,7 @@ def decode_value(tag: int, body: bytes) -> object:
     if tag == IPADDRESS:
         if len(body) != 4:
             raise BERError("IpAddress must be 4 bytes")
-        return "%d.%d.%d.%d" % tuple(body)
+        return ".".join(str(b) for b in body)
     if tag == NULL or tag in EXCEPTIONS:
         return None
     raise BERError(f"unknown value tag 0x{tag:02x}")
