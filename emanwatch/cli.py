@@ -198,6 +198,99 @@ def config_check() -> None:
 # ---------------------------------------------------------------- lab
 
 
+def _lab_client():  # noqa: ANN202
+    from lab.client import LabClient
+
+    return LabClient(get_config())
+
+
+@lab_app.command("up")
+def lab_up(time_factor: Annotated[float | None, typer.Option(help="run the traffic shape this much faster (1008: a week in 10 min)")] = None) -> None:
+    """Start the lab in the background: every device's SNMP agent and SSH CLI on its 127.x address."""
+    from lab.client import LabError
+
+    t0 = time.perf_counter()
+    try:
+        st = _lab_client().up(State.config_path, time_factor)
+    except LabError as e:
+        raise fail(str(e)) from None
+    out.print(f"lab up in {time.perf_counter() - t0:.1f} s: {st['snmp_agents']} SNMP agents (port {st['snmp_port']}), "
+              f"{st['ssh_listeners']} SSH CLIs, {st['aps']} APs behind their ACs; ICMP faults: {st['icmp_faults']}; "
+              f"time factor {st['time_factor']:g}")
+
+
+@lab_app.command("status")
+def lab_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What the lab serves, what it has answered, which faults are active."""
+    from lab.client import LabError
+
+    try:
+        st = _lab_client().status()
+    except LabError as e:
+        raise fail(str(e)) from None
+    if as_json:
+        out.print_json(json.dumps(st, ensure_ascii=False))
+        return
+    out.print(f"lab pid {st['pid']}, up {st['up_seconds']:.0f} s: {st['snmp_agents']} agents, {st['ssh_listeners']} SSH CLIs, "
+              f"{st['unreachable']} addresses unreachable; SNMP {st['snmp']['requests']} requests, {st['snmp']['varbinds']} varbinds")
+    t = Table("id", "fault", "target", "params", title=f"{len(st['faults'])} active faults", title_justify="left")
+    for f in st["faults"]:
+        params = {k: v for k, v in f.items() if k not in ("id", "kind", "target", "since")}
+        t.add_row(str(f["id"]), f["kind"], f["target"], " ".join(f"{k}={v}" for k, v in params.items()))
+    out.print(t)
+
+
+@lab_app.command("fault")
+def lab_fault(
+    kind: Annotated[str, typer.Argument(help="e.g. device-down, link-down, carrier-down, config-drift (see `lab faults`)")],
+    target: Annotated[str, typer.Argument(help="DEVICE, DEVICE:INTERFACE, a carrier, or nothing")] = "",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE (repeatable)")] = None,
+) -> None:
+    """Break something in the running lab."""
+    from lab.client import LabError
+
+    params = {}
+    for p in param or []:
+        k, sep, v = p.partition("=")
+        if not sep:
+            raise fail(f"--param wants KEY=VALUE, got {p!r}")
+        params[k] = v
+    try:
+        rec = _lab_client().fault(kind, target, **params)
+    except LabError as e:
+        raise fail(str(e)) from None
+    out.print(f"fault {rec['id']}: {rec['kind']} {rec['target']}")
+
+
+@lab_app.command("faults")
+def lab_faults() -> None:
+    """The faults the lab can inject."""
+    from lab.faults import FAULTS
+
+    t = Table("fault", "target", "what it does")
+    for k, f in FAULTS.items():
+        t.add_row(k, f.target, f.what)
+    out.print(t)
+
+
+@lab_app.command("clear")
+def lab_clear(fault_id: Annotated[int | None, typer.Argument(help="a fault id; all faults when omitted")] = None) -> None:
+    """Undo one fault, or all of them."""
+    from lab.client import LabError
+
+    try:
+        gone = _lab_client().clear(fault_id)
+    except LabError as e:
+        raise fail(str(e)) from None
+    out.print(f"cleared {len(gone)} fault(s)")
+
+
+@lab_app.command("down")
+def lab_down() -> None:
+    """Stop the lab (and remove its ICMP rules)."""
+    out.print("lab stopped" if _lab_client().down() else "no lab running")
+
+
 @lab_app.command("secrets")
 def lab_secrets() -> None:
     """Create the lab's credentials (random, mode 0600) where config.yaml references missing files."""

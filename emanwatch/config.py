@@ -177,6 +177,18 @@ class Listen(Cfg):
     notifier: HostPort = "127.0.0.1:9811"
 
 
+class LabCfg(Cfg):
+    """The simulated district (`emanwatch lab up`): which auths its agents accept, where it listens."""
+
+    control: HostPort = "127.0.0.1:9820"  # the lab's control API (faults)
+    snmp_port: int = Field(default=161, ge=1, le=65535)
+    ssh_port: int = Field(default=22, ge=1, le=65535)
+    time_factor: float = Field(default=1.0, ge=1.0, le=100000.0)  # 1008: a week of traffic shape in 10 minutes
+    snmp_v2c_auth: str = "lab-v2c"
+    snmp_v3_auth: str = "lab-v3"
+    ssh_auth: str = "lab-netops"
+
+
 class Paths(Cfg):
     state: str = "var"
 
@@ -188,6 +200,7 @@ class Config(Cfg):
     shard: Shard = (0, 1)
     listen: Listen = Listen()
     paths: Paths = Paths()
+    lab: LabCfg = LabCfg()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -181,6 +182,9 @@ class LabDistrict:
         self.clock = clock or LabClock()
         self.rng = random.Random(seed)
         self.faults: list[dict[str, Any]] = []
+        self.lab_community = ""  # what the agents accept, shown in the CLIs' configs
+        self.lock = threading.RLock()  # agents read while the control API changes faults
+        self._next_fault = 1
         self.devices: dict[str, LabDevice] = {}
         self.by_address: dict[str, LabDevice] = {}
         vendors = vendor_data()
@@ -263,6 +267,30 @@ class LabDistrict:
 
     # ------------------------------------------------------------ faults
 
+    def add_fault(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+        """Record a validated fault (see faults.validate) and make it take effect."""
+        now = time.time() if now is None else now
+        with self.lock:
+            rec = {"id": self._next_fault, **rec, "since": now}
+            self._next_fault += 1
+            if rec["kind"] == "agent-reboot":
+                ld = self.devices[rec["target"]]
+                for i in ld.interfaces:  # a reboot starts every counter from zero
+                    i.bank(now)
+                    i.base_in = i.base_out = i.err_base = 0
+                ld.boot_time = now
+                ld.boots += 1
+            self.faults.append(rec)
+            self.apply_faults(now)
+            return rec
+
+    def clear_faults(self, fault_id: int | None = None, now: float | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            gone = [f for f in self.faults if fault_id is None or f["id"] == fault_id]
+            self.faults = [f for f in self.faults if f not in gone]
+            self.apply_faults(now)
+            return gone
+
     def fault_on(self, kind: str, target: str) -> bool:
         return any(f["kind"] == kind and f["target"] == target for f in self.faults)
 
@@ -288,7 +316,13 @@ class LabDistrict:
     def apply_faults(self, now: float | None = None) -> None:
         """Recompute every interface's rate and status from the demand and the current faults."""
         now = time.time() if now is None else now
+        with self.lock:
+            self._apply(now)
+
+    def _apply(self, now: float) -> None:
         for ld in self.devices.values():
+            ld.tree = None  # LLDP rows, AP rows and HC columns follow the faults: rebuild lazily
+            ld.hc_counters = not self.fault_on("counter-wrap", ld.name)
             for i in ld.interfaces:
                 i.bank(now)
                 i.in_scale = i.out_scale = 0.0
@@ -312,6 +346,7 @@ class LabDistrict:
                 if i.physical and i.link is None:
                     self._set_oper(i, False, now)
 
+        self.unreachable = self._unreachable(down)
         flows: dict[int, float] = defaultdict(float)  # id(LabIf) -> out rate (bit/s); peer gets it as in
         self._flow_backbone(down, flows)
         for f in self.faults_of("interface-errors"):
@@ -330,6 +365,31 @@ class LabDistrict:
                     peer.in_scale += bps / 8
         for key, bps in self._external_in.items():
             by_id[key].in_scale += bps / 8
+
+    def _unreachable(self, down: set[int]) -> set[str]:
+        """Devices (APs included) the network centre cannot reach: walk live links from the cores."""
+        inv = self.inv
+        down_devs = self.down_devices()
+        start = [d.name for d in inv.devices.values() if d.role == Role.CORE and d.name not in down_devs]
+        seen = set(start)
+        stack = list(start)
+        while stack:
+            dev = stack.pop()
+            for lk in inv.links_by_device.get(dev, []):
+                if lk.b.external or self._link_no(lk) in down:
+                    continue
+                other = lk.other(dev).device
+                if other in seen or other in down_devs:
+                    continue
+                if inv.devices[other].role == Role.AP and not self._ap_online(other):
+                    continue
+                seen.add(other)
+                if inv.devices[other].role != Role.AP:
+                    stack.append(other)
+        return {d.name for d in inv.devices.values() if d.status.polled} - seen
+
+    def reachable(self, device: str) -> bool:
+        return device not in self.unreachable
 
     def _set_oper(self, lif: LabIf, up: bool, now: float) -> None:
         if lif.oper_up != up:

@@ -160,13 +160,14 @@ class SnmpLab:
 
     def _handle(self, sock: socket.socket, ld: LabDevice, data: bytes, addr: tuple) -> None:
         d = self.district
-        if d.fault_on("device-down", ld.name) or d.fault_on("ring-node-down", ld.name):
+        if ld.name in d.unreachable:  # down, or cut off from the centre by a fault upstream
             self.stats.dropped += 1
             return
         self.stats.requests += 1
         try:
             version = ber.message_version(data)
-            out = self._v3(ld, data) if version == 3 else self._v2c(ld, data)
+            with d.lock:
+                out = self._v3(ld, data) if version == 3 else self._v2c(ld, data)
         except (BERError, UsmError) as e:
             log.debug("%s: bad request from %s: %s", ld.name, addr, e)
             self.stats.dropped += 1
