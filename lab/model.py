@@ -59,7 +59,7 @@ def short_name(name: str) -> str:
 
 class LabIf:
     __slots__ = ("device", "name", "ifname", "ifindex", "speed", "iftype", "alias", "mac", "link", "peer",
-                 "physical", "in_scale", "out_scale", "base_in", "base_out", "epoch", "shift",
+                 "physical", "in_scale", "out_scale", "in_flat", "out_flat", "base_in", "base_out", "epoch", "shift",
                  "err_rate", "err_base", "err_epoch", "last_change", "oper_up")
 
     def __init__(self, device: LabDevice, name: str, ifindex: int, speed: int, iftype: int, physical: bool) -> None:
@@ -75,6 +75,7 @@ class LabIf:
         self.peer: tuple[str, str] | None = None  # (device, interface) at the far end
         self.physical = physical
         self.in_scale = self.out_scale = 0.0  # byte/s at level 1
+        self.in_flat = self.out_flat = 0.0  # byte/s whatever the hour (a surge)
         seed = _h(device.name, name)
         self.base_in = seed % (1 << 40)  # counters start somewhere, as on a device up for months
         self.base_out = (seed >> 20) % (1 << 40)
@@ -87,8 +88,12 @@ class LabIf:
         self.oper_up = not physical
 
     def octets(self, now: float) -> tuple[int, int]:
-        f = self.device.district.clock.bytes_factor(self.epoch, now, self.shift) if now > self.epoch else 0.0
-        return self.base_in + int(self.in_scale * f), self.base_out + int(self.out_scale * f)
+        if now <= self.epoch:
+            return self.base_in, self.base_out
+        f = self.device.district.clock.bytes_factor(self.epoch, now, self.shift)
+        dt = now - self.epoch
+        return (self.base_in + int(self.in_scale * f + self.in_flat * dt),
+                self.base_out + int(self.out_scale * f + self.out_flat * dt))
 
     def errors(self, now: float) -> int:
         return self.err_base + int(self.err_rate * max(0.0, now - self.err_epoch))
@@ -325,7 +330,7 @@ class LabDistrict:
             ld.hc_counters = not self.fault_on("counter-wrap", ld.name)
             for i in ld.interfaces:
                 i.bank(now)
-                i.in_scale = i.out_scale = 0.0
+                i.in_scale = i.out_scale = i.in_flat = i.out_flat = 0.0
                 i.err_rate = 0.0
         offline_acs = {f["target"]: f.get("count") for f in self.faults if f["kind"] == "ap-group-offline"}
         for ld in self.devices.values():
@@ -348,6 +353,8 @@ class LabDistrict:
 
         self.unreachable = self._unreachable(down)
         flows: dict[int, float] = defaultdict(float)  # id(LabIf) -> out rate (bit/s); peer gets it as in
+        self._flat: dict[int, float] = defaultdict(float)  # the same, flat over the day (egress surge)
+        self._flat_in: dict[int, float] = defaultdict(float)
         self._flow_backbone(down, flows)
         for f in self.faults_of("interface-errors"):
             dev, _, ifname = f["target"].partition(":")
@@ -365,6 +372,14 @@ class LabDistrict:
                     peer.in_scale += bps / 8
         for key, bps in self._external_in.items():
             by_id[key].in_scale += bps / 8
+        for key, bps in self._flat.items():
+            lif = by_id[key]
+            lif.out_flat += bps / 8
+            peer_dev = self.devices.get(lif.peer[0]) if lif.peer else None
+            if peer_dev is not None and lif.peer[1] in peer_dev.by_name:  # type: ignore[index]
+                peer_dev.by_name[lif.peer[1]].in_flat += bps / 8  # type: ignore[index]
+        for key, bps in self._flat_in.items():
+            by_id[key].in_flat += bps / 8
 
     def _unreachable(self, down: set[int]) -> set[str]:
         """Devices (APs included) the network centre cannot reach: walk live links from the cores."""
@@ -396,16 +411,17 @@ class LabDistrict:
             lif.oper_up = up
             lif.last_change = now
 
-    def _flow(self, flows: dict[int, float], frm: LabIf | None, to: LabIf | None, down_bps: float) -> None:
-        """down_bps from `frm`'s side to `to`'s side, and the upload back."""
+    def _flow(self, flows: dict[int, float], frm: LabIf | None, to: LabIf | None, down_bps: float, flat: bool = False) -> None:
+        """down_bps from `frm`'s side to `to`'s side, and the upload back (flat: not shaped by the hour)."""
+        out, ext = (self._flat, self._flat_in) if flat else (flows, self._external_in)
         if frm is not None:
-            flows[id(frm)] += down_bps
+            out[id(frm)] += down_bps
         elif to is not None:  # external sender: only the receiving end exists in the lab
-            self._external_in[id(to)] += down_bps
+            ext[id(to)] += down_bps
         if to is not None:
-            flows[id(to)] += down_bps * UPLOAD_RATIO
+            out[id(to)] += down_bps * UPLOAD_RATIO
         elif frm is not None:
-            self._external_in[id(frm)] += down_bps * UPLOAD_RATIO
+            ext[id(frm)] += down_bps * UPLOAD_RATIO
 
     def _ends_from(self, n: int, device: str) -> tuple[LabIf | None, LabIf | None]:
         a, b = self.link_ifs[n]
@@ -489,34 +505,35 @@ class LabDistrict:
             total_down += demand
         for n, (core, load) in core_load.items():
             self._flow(flows, *self._ends_from(n, core), load)
-        # the internet share crosses egress -> firewall -> core
+        # the internet share crosses egress -> firewall -> core; a saturation fault is a surge that
+        # holds the carriers at LEVEL of their capacity whatever the hour (the ring keeps its shape)
         internet = self.internet_share * total_down
         sat = self.faults_of("egress-saturation")
         egress = [(n, lk) for n, lk in links if lk.kind == LinkKind.EGRESS and n not in down]
-        capacity = sum(lk.capacity_bps for _, lk in egress)
-        if sat:
-            internet = max(internet, float(sat[0].get("level", 0.98)) * capacity)
         weights = {lk.carrier: CARRIER_WEIGHTS[i % len(CARRIER_WEIGHTS)] for i, (_, lk) in
                    enumerate((n, lk) for n, lk in links if lk.kind == LinkKind.EGRESS)}
         wsum = sum(weights[lk.carrier] for _, lk in egress) or 1.0
         carried = 0.0
         for n, lk in egress:
-            share = min(internet * weights[lk.carrier] / wsum, 0.995 * lk.capacity_bps)
+            if sat:
+                share = float(sat[0].get("level", 0.98)) * lk.capacity_bps
+            else:
+                share = min(internet * weights[lk.carrier] / wsum, 0.995 * lk.capacity_bps)
             carried += share
             a, _ = self._ends_from(n, lk.a.device)
-            self._flow(flows, None, a, share)
+            self._flow(flows, None, a, share, flat=bool(sat))
         for n, lk in links:
             if lk.kind != LinkKind.CORE or n in down:
                 continue
             roles = {inv.devices[lk.a.device].role, inv.devices[lk.b.device].role}
             if roles == {Role.EGRESS, Role.FIREWALL}:
                 frm = lk.a.device if inv.devices[lk.a.device].role == Role.EGRESS else lk.b.device
-                self._flow(flows, *self._ends_from(n, frm), carried)
+                self._flow(flows, *self._ends_from(n, frm), carried, flat=bool(sat))
             elif roles == {Role.FIREWALL, Role.CORE}:
                 # the firewall feeds both cores in proportion to what each carries into the ring
                 core = lk.a.device if inv.devices[lk.a.device].role == Role.CORE else lk.b.device
                 frac = sum(v for c, v in core_load.values() if c == core) / (total_down or 1.0)
-                self._flow(flows, *self._ends_from(n, lk.other(core).device), carried * frac)
+                self._flow(flows, *self._ends_from(n, lk.other(core).device), carried * frac, flat=bool(sat))
 
     def _flow_campus(self, router: str, demand: float, down: set[int], flows: dict[int, float]) -> None:
         """Spread the site's demand over its campus tree: each AP port an equal share."""
