@@ -18,6 +18,30 @@ from emanwatch.config import Config
 from .server import state_file
 
 
+def private_config(base: Path, tmp: Path, *, snmp_port: int, ssh_port: int, control: str,
+                   time_factor: float = 1.0) -> Path:
+    """A copy of config `base` with the lab on other ports and all state under `tmp`, so a
+    second lab (tests, benchmarks) runs beside the demo one without touching it."""
+    import yaml
+
+    from inventory import DEMO_PATH
+
+    doc = yaml.safe_load(base.read_text(encoding="utf-8"))
+    base_dir = base.resolve().parent
+    inv = Path(doc.get("inventory", {}).get("path", str(DEMO_PATH)))
+    doc.setdefault("inventory", {})["path"] = str(inv if inv.is_absolute() else base_dir / inv)
+    doc.setdefault("paths", {})["state"] = str(tmp / "var")
+    doc.setdefault("lab", {}).update(control=control, snmp_port=snmp_port, ssh_port=ssh_port, time_factor=time_factor)
+    for table in doc.get("auths", {}).values():
+        for auth in table.values():
+            for k, v in auth.items():
+                if isinstance(v, str) and v.startswith("file:") and not Path(v[5:]).is_absolute():
+                    auth[k] = "file:" + str(tmp / v[5:]) if v[5:].startswith("var/") else "file:" + str(base_dir / v[5:])
+    p = tmp / "config.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return p
+
+
 class LabError(Exception):
     pass
 

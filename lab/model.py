@@ -580,6 +580,6 @@ class LabDistrict:
 def _alias(inv: Inventory, link: Link, other) -> str:  # noqa: ANN001
     """Interface descriptions as a district writes them: 'to <peer> <port>' / carrier circuits."""
     if link.kind == LinkKind.EGRESS:
-        return f"{link.carrier} {link.description or 'internet'}".strip()
+        return link.description or f"{link.carrier} internet"
     kind = {LinkKind.RING_A: "ring-a", LinkKind.RING_B: "ring-b", LinkKind.UPLINK: "uplink"}.get(link.kind, "")
     return f"{kind + ' ' if kind else ''}to {other.device} {other.interface}"

@@ -8,8 +8,6 @@ import struct
 import time
 from pathlib import Path
 
-import yaml
-
 from collectors.snmp import ber
 
 from .conftest import REPO
@@ -21,20 +19,10 @@ CONTROL = "127.0.0.1:19820"
 
 def lab_config(tmp: Path, time_factor: float = 1.0) -> Path:
     """The repository config, with the lab on spare ports and state in `tmp` (a demo lab can keep running)."""
-    from inventory import DEMO_PATH
+    from lab.client import private_config
 
-    doc = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    doc["inventory"]["path"] = str(DEMO_PATH)
-    doc["paths"]["state"] = str(tmp / "var")
-    doc["lab"].update(control=CONTROL, snmp_port=SNMP_PORT, ssh_port=SSH_PORT, time_factor=time_factor)
-    for table in doc["auths"].values():
-        for auth in table.values():
-            for k, v in auth.items():
-                if isinstance(v, str) and v.startswith("file:var/"):
-                    auth[k] = "file:" + str(tmp / v[5:])
-    p = tmp / "config.yaml"
-    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return p
+    return private_config(REPO / "config.yaml", tmp, snmp_port=SNMP_PORT, ssh_port=SSH_PORT, control=CONTROL,
+                          time_factor=time_factor)
 
 
 def snmp_get(addr: str, oids: list[str], community: str, timeout: float = 2.0, port: int = SNMP_PORT,
