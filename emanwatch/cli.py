@@ -291,6 +291,52 @@ def lab_down() -> None:
     out.print("lab stopped" if _lab_client().down() else "no lab running")
 
 
+netns_app = typer.Typer(help="Namespace mode: real net-snmp snmpd agents over veth links (root).", no_args_is_help=True)
+lab_app.add_typer(netns_app, name="netns")
+
+
+def _netns(nodes: int = 3, schools: int = 2, extra_ifs: int = 0):  # noqa: ANN202
+    from lab.client import LabClient  # noqa: F401 - same config rules as the lab
+    from lab.netns import NetnsLab
+    from lab.secrets import ensure_lab_secrets
+
+    cfg = get_config()
+    ensure_lab_secrets(cfg)
+    from .config import resolve_snmp_auth
+
+    community = resolve_snmp_auth(cfg, cfg.lab.snmp_v2c_auth).community or ""
+    return NetnsLab(nodes=nodes, schools=schools, extra_ifs=extra_ifs, community=community, state=cfg.state_dir / "lab" / "netns")
+
+
+@netns_app.command("up")
+def netns_up(nodes: int = 3, schools: int = 2,
+             extra_ifs: Annotated[int, typer.Option(help="extra interfaces per agent (big IF-MIB tables)")] = 0,
+             traffic: Annotated[float, typer.Option(help="seconds of school -> poller traffic to send")] = 2.0) -> None:
+    """Ring nodes and schools as network namespaces running snmpd, with real traffic."""
+    from lab.netns import NetnsError
+
+    lab = _netns(nodes, schools, extra_ifs)
+    try:
+        agents = lab.up()
+        if traffic:
+            lab.traffic(traffic)
+    except NetnsError as e:
+        raise fail(f"namespace mode: {e}") from None
+    t = Table("namespace", "snmpd address (from ew-nms)", "veths")
+    for a in agents:
+        t.add_row(a.ns, a.address, " ".join(a.veths))
+    out.print(t)
+    out.print("poll from the poller's namespace, e.g.: ip netns exec ew-nms snmpwalk -v2c -c $(cat var/secrets/snmp-community) "
+              f"{agents[0].address} 1.3.6.1.2.1.31.1.1.1.1")
+
+
+@netns_app.command("down")
+def netns_down() -> None:
+    """Stop the namespace agents and delete the namespaces."""
+    _netns().down()
+    out.print("namespaces removed")
+
+
 @lab_app.command("secrets")
 def lab_secrets() -> None:
     """Create the lab's credentials (random, mode 0600) where config.yaml references missing files."""
