@@ -279,9 +279,25 @@ def test_carrier_down_and_egress_saturation(lab, faults, demo) -> None:
     faults.fault("carrier-down", "中国电信")
     assert _oper(cfg, eg, "Ten-GigabitEthernet3/0/2") == 2
     faults.clear()
+    assert _oper(cfg, eg, "Ten-GigabitEthernet3/0/2") == 1
     faults.fault("egress-saturation", "", level=0.98)
     util = _rate(cfg, eg, "Ten-GigabitEthernet3/0/3", column=6) / 2e9
     assert 0.9 < util <= 1.0
+    faults.clear()
+    assert _rate(cfg, eg, "Ten-GigabitEthernet3/0/3", column=6) / 2e9 < 0.85  # the school-day shape again
+
+
+def test_ring_node_down_isolates_only_with_both_paths_gone(lab, faults, demo) -> None:
+    cfg, _ = lab
+    node = demo.devices["pop05-rn05"]
+    school = next(demo.devices[f"{s}-rt01"] for s in demo.sites if any(lk.b.device == node.name for lk in demo.uplink_of(s)))
+    faults.fault("ring-node-down", node.name)
+    assert snmp_get(str(node.mgmt_address), [SYSNAME], community(cfg), timeout=1) is None
+    assert snmp_get(str(school.mgmt_address), [SYSNAME], community(cfg), timeout=1) is None  # hangs off the dead node
+    assert snmp_get(str(demo.devices["pop06-rn06"].mgmt_address), [SYSNAME], community(cfg))  # reached the other way
+    assert not ping(str(school.mgmt_address))
+    faults.clear()
+    assert snmp_get(str(school.mgmt_address), [SYSNAME], community(cfg)) and ping(str(school.mgmt_address))
 
 
 def test_cpu_high_counter_wrap_reboot_errors(lab, faults, demo) -> None:
@@ -341,6 +357,9 @@ def test_ap_group_offline(lab, faults, demo) -> None:
     assert set(states) == {4}
     ap = next(a for a in demo.devices.values() if a.parent == ac.name)
     assert not ping(str(ap.mgmt_address))
+    faults.clear()
+    assert {int(x.rsplit(": ", 1)[1]) for x in bulkwalk(cfg, str(ac.mgmt_address), state_oid)} == {8}
+    assert ping(str(ap.mgmt_address))
 
 
 def test_config_drift_ssh_faults_and_lldp_mismatch(lab, faults, demo) -> None:
