@@ -117,6 +117,51 @@ def test_net_snmp_c_tools_walk_every_vendor(lab, demo) -> None:
         assert len(hc) == len(names) and all("Counter64" in x for x in hc)
 
 
+def test_c_tool_and_snmp_exporter_read_every_lab_device(lab, demo, tmp_path: Path) -> None:
+    """All 532 agents: snmpbulkwalk (C) walks ifName + ifHCInOctets, snmp_exporter scrapes IF-MIB."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg, _ = lab
+    agents = [d for d in demo.devices.values() if d.role.value != "ap" and d.status.polled]
+
+    def c_tool(d) -> tuple[str, int, int]:  # noqa: ANN001
+        names = bulkwalk(cfg, str(d.mgmt_address), "1.3.6.1.2.1.31.1.1.1.1", "-Cr50")
+        octets = bulkwalk(cfg, str(d.mgmt_address), "1.3.6.1.2.1.31.1.1.1.6", "-Cr50")
+        return d.name, len(names), len(octets)
+
+    with ThreadPoolExecutor(8) as pool:
+        for name, n_names, n_octets in pool.map(c_tool, agents):
+            want = len(demo.devices[name].interfaces)
+            assert n_names >= want and n_octets == n_names, name
+
+    exe = shutil.which("prometheus-snmp-exporter")
+    assert exe, "prometheus-snmp-exporter missing: ./dev installs it"
+    conf = tmp_path / "snmp.yml"
+    conf.write_text(snmp_exporter_config(community(cfg)))
+    port = 19117
+    proc = subprocess.Popen([exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+
+        def scrape(d) -> tuple[str, int]:  # noqa: ANN001
+            r = httpx.get(f"http://127.0.0.1:{port}/snmp", params={"target": f"{d.mgmt_address}:{SNMP_PORT}", "module": "if_mib"}, timeout=30)
+            assert r.status_code == 200, (d.name, r.text[:200])
+            return d.name, sum(1 for x in r.text.splitlines() if x.startswith("ifHCInOctets{"))
+
+        with ThreadPoolExecutor(8) as pool:
+            for name, n in pool.map(scrape, agents):
+                assert n >= len(demo.devices[name].interfaces), name
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_vendor_health_and_ap_tables(lab, demo) -> None:
     cfg, _ = lab
     health = {"huawei": "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.5", "h3c": "1.3.6.1.4.1.25506.2.6.1.1.1.1.6",
