@@ -175,6 +175,197 @@ def inventory_export(
     sys.stdout.write(json.dumps(target_groups(inv, devices, fmt.value, port), ensure_ascii=False, indent=1) + "\n")
 
 
+# ---------------------------------------------------------------- polling
+
+
+@app.command("serve")
+def serve() -> None:
+    """The main job: scheduled polls of the inventory and the Prometheus exporter on listen.exporter."""
+    import asyncio
+    import logging
+    import signal
+
+    from collectors.store import ResultStore
+    from exporters.prometheus import make_registry, serve_metrics
+
+    from .scheduler import Scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    store = ResultStore()
+    try:
+        sch = Scheduler(cfg, inv, store)
+    except SecretError as e:
+        raise fail(str(e)) from None
+    host, _, port = cfg.listen.exporter.rpartition(":")
+    try:
+        serve_metrics(store, make_registry(store, sch.labels_of, sch.metrics), host, int(port))
+    except OSError as e:
+        raise fail(f"{cfg.source}: listen.exporter {cfg.listen.exporter}: {e.strerror}") from None
+    out.print(f"emanwatch serving /metrics on http://{cfg.listen.exporter}/metrics; polling {len(sch.jobs)} devices")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await sch.start()
+        await stop.wait()
+        sch.stop()
+
+    asyncio.run(run())
+
+
+class PollFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command("poll")
+def poll(
+    target: Annotated[str, typer.Argument(help="a device name from the inventory, or ADDRESS[:PORT]")],
+    platform: Annotated[str | None, typer.Option(help="profile to use (default: inventory, else sysObjectID)")] = None,
+    community: Annotated[str | None, typer.Option(help="SNMP v2c community for an ad-hoc check")] = None,
+    auth: Annotated[str | None, typer.Option(help="an auth name from config.yaml auths.snmp")] = None,
+    fmt: Annotated[PollFormat, typer.Option("--format", "-f")] = PollFormat.table,
+    timeout: Annotated[float, typer.Option(help="seconds per request")] = 2.0,
+) -> None:
+    """Poll one device once with the same profiles as `serve` and print what came back."""
+    import asyncio
+
+    from collectors.snmp.client import SnmpEngine, SnmpError, Target
+    from collectors.snmp.poller import DeviceLabels, DeviceState, device_labels, poll_device
+    from collectors.snmp.profiles import ProfileError, load_profile, profile_by_sys_object_id, profile_for
+
+    from .config import ResolvedSnmpAuth, resolve_snmp_auth
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    dev = inv.devices.get(target)
+    if dev is not None:
+        address, port = str(dev.mgmt_address), cfg.polling.snmp_port
+        labels = device_labels(inv, dev.name)
+        name = dev.name
+    else:
+        address, _, p = target.partition(":")
+        try:
+            import ipaddress
+
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise fail(f"{target!r} is neither a device in the inventory nor an IP address") from None
+        port = int(p) if p else cfg.polling.snmp_port
+        labels = DeviceLabels(base=(("device", target),))
+        name = target
+    try:
+        if community:
+            a = ResolvedSnmpAuth(name="cli", version="2c", community=community)
+        else:
+            ref = auth or (dev.snmp_auth if dev else None)
+            if not ref:
+                raise fail("no credentials: give --community or --auth (or poll a device the inventory knows)")
+            a = resolve_snmp_auth(cfg, ref)
+    except SecretError as e:
+        raise fail(str(e)) from None
+
+    async def run():  # noqa: ANN202
+        engine = SnmpEngine()
+        await engine.start()
+        t = Target(address, a, port=port, timeout=timeout, retries=1)
+        try:
+            if platform:
+                prof = load_profile(platform)
+            elif dev is not None:
+                prof = profile_for(dev.platform)
+            else:
+                got = await engine.get(t, ["1.3.6.1.2.1.1.2.0"])
+                sysoid = str(got["1.3.6.1.2.1.1.2.0"][1])
+                prof = profile_by_sys_object_id(sysoid) or load_profile("if_mib")
+            return await poll_device(engine, t, prof, labels, DeviceState(), name)
+        finally:
+            engine.close()
+
+    try:
+        r = asyncio.run(run())
+    except ProfileError as e:
+        raise fail(str(e)) from None
+    except SnmpError as e:
+        raise fail(f"{name}: {e}", 1) from None
+    if fmt == PollFormat.json:
+        rows = [{"metric": s.metric, "labels": dict(s.labels), "value": s.value} for s in r.samples]
+        rows.append({"metric": "emanwatch_poll_success", "labels": {"device": name}, "value": 1.0 if r.ok else 0.0})
+        rows.append({"metric": "emanwatch_poll_duration_seconds", "labels": {"device": name}, "value": r.duration})
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+    else:
+        _poll_table(r)
+    if not r.ok:
+        raise typer.Exit(1)
+
+
+def _poll_table(r) -> None:  # noqa: ANN001
+    status = "[green]ok[/]" if r.ok else f"[red]failed ({r.reason})[/]: {r.error}"
+    out.print(f"{r.device}: poll {status} in {r.duration * 1000:.0f} ms, {r.varbinds} varbinds, profile {r.platform}")
+    dev = {s.metric: s.value for s in r.samples if s.metric.startswith("emanwatch_") and "ap" not in s.metric}
+    if dev:
+        out.print("  " + ", ".join(f"{k.removeprefix('emanwatch_')} {v:g}" for k, v in dev.items()))
+    rows: dict[str, dict[str, object]] = {}
+    for s in r.samples:
+        lab = dict(s.labels)
+        if "ifIndex" in lab:
+            row = rows.setdefault(lab["ifIndex"], {"ifName": lab.get("ifName", ""), "alias": lab.get("ifAlias", ""),
+                                                   "link": lab.get("link_kind", "")})
+            row[s.metric] = s.value
+    if rows:
+        t = Table("ifIndex", "ifName", "oper", "Mbit/s", "in octets", "out octets", "in err", "link", "ifAlias")
+        for idx, row in rows.items():
+            oper = {1.0: "up", 2.0: "down"}.get(row.get("ifOperStatus"), "?")  # type: ignore[arg-type]
+            t.add_row(idx, str(row["ifName"]), oper, f"{row.get('ifHighSpeed', 0):g}", f"{row.get('ifHCInOctets', 0):.0f}",
+                      f"{row.get('ifHCOutOctets', 0):.0f}", f"{row.get('ifInErrors', 0):g}", str(row["link"]), str(row["alias"]))
+        out.print(t)
+    aps = [(dict(s.labels).get("ap"), s.value) for s in r.samples if s.metric == "emanwatch_ap_up"]
+    if aps:
+        clients = {dict(s.labels).get("ap"): s.value for s in r.samples if s.metric == "emanwatch_ap_clients"}
+        t = Table("AP", "up", "clients", title=f"{sum(v for _, v in aps):g} of {len(aps)} APs up", title_justify="left")
+        for ap, up in aps:
+            t.add_row(str(ap), "up" if up else "[red]down[/]", f"{clients.get(ap, 0):g}")
+        out.print(t)
+
+
+services_app = typer.Typer(help="The main job and its real servers as background processes (the demo).", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+
+
+def _services(cfg: Config):  # noqa: ANN202
+    from .services import emanwatch_serve, prometheus
+
+    return [emanwatch_serve(cfg, State.config_path), prometheus(cfg)]
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start `emanwatch serve` and Prometheus scraping it, in the background."""
+    from .services import ServiceError
+
+    cfg = get_config()
+    try:
+        for svc in _services(cfg):
+            svc.start()
+            out.print(f"{svc.name} running (pid {svc.pid()}), log {svc.folder / (svc.name + '.log')}")
+    except ServiceError as e:
+        raise fail(str(e)) from None
+    out.print(f"metrics:    http://{cfg.listen.exporter}/metrics\nprometheus: http://{cfg.listen.prometheus}/graph")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop what `services up` started."""
+    cfg = get_config()
+    for svc in reversed(_services(cfg)):
+        out.print(f"{svc.name}: {'stopped' if svc.stop() else 'not running'}")
+
+
 # ---------------------------------------------------------------- config
 
 

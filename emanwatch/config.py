@@ -153,6 +153,7 @@ class Polling(Cfg):
     intervals: dict[Role, Duration] = DEFAULT_INTERVALS
     timeout: Duration = 2.0
     retries: int = Field(default=1, ge=0, le=5)
+    snmp_port: int = Field(default=161, ge=1, le=65535)
     concurrency: int = Field(default=256, ge=1, le=4096)
     jitter: bool = True  # spread polls over the interval instead of a thundering herd
 
@@ -175,6 +176,7 @@ Shard = Annotated[tuple[int, int], BeforeValidator(_shard)]
 class Listen(Cfg):
     exporter: HostPort = "127.0.0.1:9810"
     notifier: HostPort = "127.0.0.1:9811"
+    prometheus: HostPort = "127.0.0.1:9090"
 
 
 class LabCfg(Cfg):

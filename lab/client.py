@@ -32,6 +32,7 @@ def private_config(base: Path, tmp: Path, *, snmp_port: int, ssh_port: int, cont
     doc.setdefault("inventory", {})["path"] = str(inv if inv.is_absolute() else base_dir / inv)
     doc.setdefault("paths", {})["state"] = str(tmp / "var")
     doc.setdefault("lab", {}).update(control=control, snmp_port=snmp_port, ssh_port=ssh_port, time_factor=time_factor)
+    doc.setdefault("polling", {})["snmp_port"] = snmp_port  # the collector polls where this lab answers
     for table in doc.get("auths", {}).values():
         for auth in table.values():
             for k, v in auth.items():

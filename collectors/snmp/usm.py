@@ -12,7 +12,12 @@ import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+try:  # CFB moved to `decrepit` in cryptography 47; SNMP still needs it (RFC 3826)
+    from cryptography.hazmat.decrepit.ciphers.modes import CFB
+except ImportError:  # pragma: no cover - older cryptography
+    from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from .ber import (
     INTEGER,
@@ -98,7 +103,7 @@ class UsmUser:
 
 def aes_cfb(key: bytes, boots: int, etime: int, salt: bytes, data: bytes, encrypt: bool) -> bytes:
     iv = boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + salt
-    c = Cipher(algorithms.AES(key), modes.CFB(iv))
+    c = Cipher(algorithms.AES(key), CFB(iv))
     ctx = c.encryptor() if encrypt else c.decryptor()
     return ctx.update(data) + ctx.finalize()
 

@@ -1,0 +1,162 @@
+"""Scheduled polling: inventory + config -> one apscheduler job per device -> the result store.
+
+Each device's job runs at its role's interval (config polling.intervals), first fired at a stable
+offset inside the interval so a role's polls spread out instead of arriving together; a job never
+overlaps itself (max_instances=1): when a poll is still running at its next turn, that is an
+overrun, counted and logged with the slow device named. With `shard: K of N`, only devices whose
+stable hash falls in shard K are polled here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client.core import Metric
+
+from collectors.result import PollResult
+from collectors.snmp.client import SnmpEngine, Target
+from collectors.snmp.poller import DeviceLabels, DeviceState, device_labels, poll_device
+from collectors.snmp.profiles import Profile, profile_for
+from collectors.store import ResultStore
+from exporters.prometheus import render_result
+from inventory import Device, Inventory, Role
+
+from .config import Config, SecretError, resolve_snmp_auth
+
+log = logging.getLogger("emanwatch.scheduler")
+
+
+def stable_hash(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+
+
+def in_shard(name: str, shard: tuple[int, int]) -> bool:
+    k, n = shard
+    return stable_hash(name) % n == k
+
+
+def polled_devices(cfg: Config, inv: Inventory) -> list[Device]:
+    """Devices this poller owns: polled status, an SNMP auth, a role with an interval, our shard."""
+    return [d for d in inv.devices.values()
+            if d.status.polled and d.snmp_auth and d.role != Role.AP and d.role in cfg.polling.intervals
+            and in_shard(d.name, cfg.shard)]
+
+
+class PollJob:
+    """What one device's job needs; built once, reused every poll."""
+
+    def __init__(self, device: Device, target: Target, profile: Profile, labels: DeviceLabels, interval: float) -> None:
+        self.device = device
+        self.target = target
+        self.profile = profile
+        self.labels = labels
+        self.state = DeviceState()
+        self.interval = interval
+        self.running_since: float | None = None
+
+
+class Scheduler:
+    def __init__(self, cfg: Config, inv: Inventory, store: ResultStore) -> None:
+        self.cfg = cfg
+        self.inv = inv
+        self.store = store
+        self.engine = SnmpEngine()
+        self.jobs: dict[str, PollJob] = {}
+        self.overruns: Counter[str] = Counter()
+        self.polls: Counter[str] = Counter()
+        self.sched: AsyncIOScheduler | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._labels_cache: dict[str, dict[str, str]] = {}
+        auths = {}
+        for d in polled_devices(cfg, inv):
+            if d.snmp_auth not in auths:
+                auths[d.snmp_auth] = resolve_snmp_auth(cfg, d.snmp_auth)  # SecretError names the key
+            target = Target(str(d.mgmt_address), auths[d.snmp_auth], port=cfg.polling.snmp_port,
+                            timeout=cfg.polling.timeout, retries=cfg.polling.retries)
+            self.jobs[d.name] = PollJob(d, target, profile_for(d.platform), device_labels(inv, d.name),
+                                        cfg.polling.intervals[d.role])
+
+    # ------------------------------------------------------------ polling
+
+    async def poll(self, name: str) -> PollResult:
+        job = self.jobs[name]
+        assert self._sem is not None
+        async with self._sem:
+            job.running_since = time.time()
+            try:
+                r = await poll_device(self.engine, job.target, job.profile, job.labels, job.state, name)
+            finally:
+                job.running_since = None
+        self.polls[name] += 1
+        render_result(r)  # text once per poll, so a scrape only joins blocks
+        self.store.put(r)
+        if not r.ok:
+            log.info("poll failed: %s", r.error)
+        return r
+
+    async def poll_all(self) -> list[PollResult]:
+        """Every device once, now (one-shot runs and tests)."""
+        return await asyncio.gather(*(self.poll(n) for n in self.jobs))
+
+    async def start(self) -> None:
+        await self.engine.start()
+        self._sem = asyncio.Semaphore(self.cfg.polling.concurrency)
+        self.sched = AsyncIOScheduler(timezone=UTC)
+        now = datetime.now(UTC)
+        for name, job in self.jobs.items():
+            # a stable offset inside the interval spreads each role's polls evenly
+            offset = (stable_hash(name) % 10_000) / 10_000 * job.interval if self.cfg.polling.jitter else 0.0
+            self.sched.add_job(self.poll, IntervalTrigger(seconds=job.interval, start_date=now + timedelta(seconds=offset)),
+                               args=[name], id=name, name=f"{job.device.role.value} {name}", max_instances=1,
+                               coalesce=True, misfire_grace_time=max(1, int(job.interval)))
+        self.sched.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
+        self.sched.start()
+        log.info("polling %d devices (shard %d of %d)", len(self.jobs), *self.cfg.shard)
+
+    def _overrun(self, event: JobSubmissionEvent) -> None:
+        job = self.jobs.get(event.job_id)
+        self.overruns[event.job_id] += 1
+        took = f"{time.time() - job.running_since:.1f}s" if job and job.running_since else "?"
+        log.warning("overrun: %s is still being polled after %s (interval %gs); this turn is skipped",
+                    event.job_id, took, job.interval if job else 0)
+
+    def stop(self) -> None:
+        if self.sched:
+            self.sched.shutdown(wait=False)
+        self.engine.close()
+
+    # ------------------------------------------------------------ exporter hooks
+
+    def labels_of(self, device: str) -> dict[str, str]:
+        lab = self._labels_cache.get(device)
+        if lab is None:
+            job = self.jobs.get(device)
+            lab = dict(job.labels.base) if job else {"device": device}
+            self._labels_cache[device] = lab
+        return lab
+
+    def metrics(self) -> Iterator[Metric]:
+        over = Metric("emanwatch_scheduler_overruns", "Polls skipped because the previous poll of the device was still running.", "counter")
+        for name, n in self.overruns.items():
+            over.add_sample("emanwatch_scheduler_overruns_total", {**self.labels_of(name)}, float(n))
+        yield over
+        devices = Metric("emanwatch_scheduler_devices", "Devices this poller polls, by role and interval.", "gauge")
+        per_role: Counter[tuple[str, float]] = Counter((j.device.role.value, j.interval) for j in self.jobs.values())
+        for (role, interval), n in per_role.items():
+            devices.add_sample("emanwatch_scheduler_devices", {"role": role, "interval_seconds": f"{interval:g}"}, float(n))
+        yield devices
+        late = Metric("emanwatch_snmp_late_replies", "SNMP replies that came after their request gave up.", "counter")
+        late.add_sample("emanwatch_snmp_late_replies_total", {}, float(self.engine.late))
+        yield late
+
+
+__all__ = ["Scheduler", "SecretError", "in_shard", "polled_devices", "stable_hash"]

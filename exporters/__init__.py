@@ -1,0 +1,1 @@
+"""Exporters: the Prometheus exporter over the latest results, the InfluxDB writer."""
