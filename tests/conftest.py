@@ -116,3 +116,33 @@ def demo():
     from inventory import DEMO_PATH, load_inventory
 
     return load_inventory(DEMO_PATH)
+
+
+@pytest.fixture(scope="session")
+def lab_env(tmp_path_factory):
+    """One private lab (spare ports) for every test module that needs it: (config, client, config path)."""
+    from emanwatch.config import load_config
+    from lab.client import LabClient
+
+    from .lab_helpers import lab_config
+
+    tmp = tmp_path_factory.mktemp("lab")
+    path = lab_config(tmp)
+    cfg = load_config(path)
+    client = LabClient(cfg)
+    st = client.up(path, timeout=90)
+    assert st["snmp_agents"] >= 500 and st["ssh_listeners"] >= 500
+    yield cfg, client, path
+    client.down()
+
+
+@pytest.fixture(scope="session")
+def lab(lab_env):
+    return lab_env[:2]
+
+
+@pytest.fixture
+def faults(lab):
+    _, client = lab
+    yield client
+    client.clear()

@@ -19,36 +19,17 @@ from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
 
 from collectors.snmp import ber
-from emanwatch.config import load_config, resolve_snmp_auth
-from lab.client import LabClient, LabError
+from emanwatch.config import resolve_snmp_auth
+from lab.client import LabError
 from lab.model import short_name
 from lab.reference import snmp_exporter_config
 
-from .lab_helpers import SNMP_PORT, SSH_PORT, lab_config, ping, snmp_get
+from .lab_helpers import SNMP_PORT, SSH_PORT, ping, snmp_get
 
 pytestmark = [pytest.mark.server, pytest.mark.root, pytest.mark.slow]
 
 SYSNAME, UPTIME = "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.3.0"
 NETMIKO = {"huawei": "huawei", "h3c": "hp_comware", "ruijie": "ruijie_os", "cisco": "cisco_ios"}
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lab")
-    path = lab_config(tmp)
-    cfg = load_config(path)
-    client = LabClient(cfg)
-    st = client.up(path, timeout=90)
-    assert st["snmp_agents"] >= 500 and st["ssh_listeners"] >= 500
-    yield cfg, client
-    client.down()
-
-
-@pytest.fixture
-def faults(lab):
-    _, client = lab
-    yield client
-    client.clear()
 
 
 def community(cfg) -> str:

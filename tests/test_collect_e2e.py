@@ -1,0 +1,94 @@
+"""End to end: the lab, `emanwatch serve` and a real Prometheus scraping it (servers on loopback).
+
+PromQL sees rates for a ring link, a carrier uplink and a school uplink, AP counts of a school and
+a router's CPU; a device the lab takes down shows poll_success 0 within one interval while the
+others keep answering.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import yaml
+
+from emanwatch.config import load_config
+from emanwatch.services import Service, emanwatch_serve, prometheus
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+INTERVALS = {"ring-node": "5s", "core": "5s", "egress": "5s", "firewall": "5s", "school-router": "5s", "ac": "10s"}
+
+
+@pytest.fixture(scope="module")
+def stack(lab_env, tmp_path_factory):
+    cfg, client, path = lab_env
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    tmp = tmp_path_factory.mktemp("stack")
+    doc["polling"]["intervals"] = INTERVALS  # switches left out: a lighter load for CI
+    doc["listen"] = {"exporter": "127.0.0.1:19810", "notifier": "127.0.0.1:19811", "prometheus": "127.0.0.1:19090"}
+    doc["paths"]["state"] = str(tmp / "var")
+    p = tmp / "config.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    scfg = load_config(p)
+    services: list[Service] = [emanwatch_serve(scfg, p), prometheus(scfg, scrape_interval="5s")]
+    for s in services:
+        s.start(timeout=90)
+    yield scfg, client
+    for s in reversed(services):
+        s.stop()
+
+
+def query(cfg, q: str) -> list[dict]:
+    r = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/query", params={"query": q}, timeout=10)
+    r.raise_for_status()
+    return r.json()["data"]["result"]
+
+
+def wait_for(cfg, q: str, cond, timeout: float = 60.0) -> list[dict]:
+    deadline = time.time() + timeout
+    res: list[dict] = []
+    while time.time() < deadline:
+        res = query(cfg, q)
+        if cond(res):
+            return res
+        time.sleep(1)
+    raise AssertionError(f"{q}: condition not met in {timeout:.0f}s; last: {res[:3]}")
+
+
+def test_promql_sees_the_district(stack, demo) -> None:
+    cfg, _ = stack
+    polled = [d for d in demo.devices.values() if d.status.polled and d.role.value in INTERVALS]
+    wait_for(cfg, "count(emanwatch_poll_success == 1)", lambda r: r and int(float(r[0]["value"][1])) == len(polled), 90)
+    for q in ('rate(ifHCInOctets{link_kind="ring-a", device="nc-rn01"}[30s]) * 8',
+              'rate(ifHCInOctets{link_kind="egress", carrier="中国电信"}[30s]) * 8',
+              'rate(ifHCInOctets{link_kind="uplink", device="sch001-rt01"}[30s]) * 8'):
+        res = wait_for(cfg, q, lambda r: r and any(float(x["value"][1]) > 0 for x in r), 60)
+        assert all(float(x["value"][1]) < 10e9 for x in res), q
+    aps = [d for d in demo.devices.values() if d.role.value == "ap" and d.site == "sch001" and d.status.polled]
+    (res,) = wait_for(cfg, 'emanwatch_ac_aps_online{site="sch001"}', lambda r: len(r) == 1, 30)
+    assert int(float(res["value"][1])) == len(aps)
+    (cpu,) = query(cfg, 'emanwatch_cpu_percent{device="sch001-rt01"}')
+    assert 0 <= float(cpu["value"][1]) <= 100
+    assert query(cfg, 'emanwatch_poll_duration_seconds{device="nc-rn01"}')
+
+
+def test_device_down_seen_within_one_interval(stack) -> None:
+    cfg, client = stack
+    wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 60)
+    client.fault("device-down", "sch010-rt01")
+    t0 = time.time()
+    try:
+        # one 5 s interval + 2 s timeout x 2 tries + a 5 s scrape
+        wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "0", 5 + 4 + 5 + 5)
+        took = time.time() - t0
+        (err,) = query(cfg, 'emanwatch_poll_error{device="sch010-rt01"}')
+        assert err["metric"]["reason"] == "timeout"
+        # the others are unaffected
+        ok = query(cfg, 'emanwatch_poll_success{device=~"sch01[1-9]-rt01"}')
+        assert ok and all(x["value"][1] == "1" for x in ok)
+        assert took < 20
+    finally:
+        client.clear()
+    wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 30)
