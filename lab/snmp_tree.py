@@ -30,6 +30,7 @@ from collectors.snmp.ber import (
     enc_uint,
     index_body,
     oid_body,
+    oid_key,
 )
 
 from .model import LabDevice, LabIf
@@ -56,10 +57,12 @@ def encode(tag: int, v: Any) -> bytes:
 
 
 class Tree:
-    __slots__ = ("keys", "vals", "index")
+    __slots__ = ("keys", "vals", "index", "order")
 
     def __init__(self, entries: dict[bytes, Value]) -> None:
-        self.keys = sorted(entries)
+        # sorted in true OID order (BER bytes do not sort like OIDs across sub-identifier lengths)
+        self.keys = sorted(entries, key=oid_key)
+        self.order = [oid_key(k) for k in self.keys]
         self.vals = [entries[k] for k in self.keys]
         self.index = {k: i for i, k in enumerate(self.keys)}
 
@@ -69,7 +72,10 @@ class Tree:
 
     def next_index(self, oid: bytes) -> int:
         """Position of the first OID strictly after `oid` (== len(keys) at the end of the MIB)."""
-        return bisect.bisect_right(self.keys, oid)
+        i = self.index.get(oid)
+        if i is not None:
+            return i + 1
+        return bisect.bisect_right(self.order, oid_key(oid))
 
 
 def build(ld: LabDevice) -> Tree:
@@ -243,7 +249,7 @@ def _ap_tables(ld: LabDevice, v: dict[str, Any], col: Callable[..., None], put: 
             col(c["oid"], idx, values[c["value"]])
         for c in v.get("ap_radio_table", {}).get("columns", []):
             for slot, frac in ((0, 0.4), (1, 0.6)):
-                col(c["oid"], (*idx, slot), _dyn(INTEGER, _clients(ld, ap, frac)))
+                col(c["oid"], (*idx, slot), _dyn(TYPES[c.get("type", "INTEGER")], _clients(ld, ap, frac)))
     for s in v.get("ap_scalars", []):
         if s["value"] == "ap_online_count":
             put(s["oid"], lambda now: enc_uint(GAUGE32, sum(1 for ap in ld.aps if ap.online)))

@@ -2,8 +2,9 @@
 
 pyasn1 (behind pysnmp) decodes ~2.5k varbinds per CPU-second here; this module does the handful of
 ASN.1 shapes SNMP uses with bytes slicing and int.from_bytes. OIDs stay in their encoded form
-(`bytes`, the BER body without tag and length) because that form sorts exactly like the numeric
-OID and makes prefix checks a `startswith`; they are turned into dotted strings only for display.
+(`bytes`, the BER body without tag and length): prefix checks are a `startswith` and equality is
+byte equality. Byte order is NOT OID order once sub-identifiers of different encoded lengths meet
+(65548 = 84 80 0C sorts before 1678 = 8D 0E), so ordering goes through oid_key().
 
 Every malformed input raises BERError (a ValueError) and nothing else: the fuzz tests hold it to
 that. pysnmp stays the reference decoder in the differential tests.
@@ -291,6 +292,33 @@ def oid_str(body: bytes) -> str:
 
 def oid_arcs(body: bytes) -> tuple[int, ...]:
     return tuple(int(x) for x in oid_str(body).split("."))
+
+
+def oid_key(body: bytes) -> tuple[int, ...]:
+    """A sort key in true OID order: the sub-identifiers as encoded (first two arcs folded)."""
+    out = []
+    v = 0
+    for b in body:
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            out.append(v)
+            v = 0
+    return tuple(out)
+
+
+def oid_after(a: bytes, b: bytes) -> bool:
+    """True if OID `a` comes after OID `b` (fast path on bytes, exact when lengths differ)."""
+    if a == b:
+        return False
+    if len(a) == len(b) and a > b and _same_shape(a, b):
+        return True
+    return oid_key(a) > oid_key(b)
+
+
+def _same_shape(a: bytes, b: bytes) -> bool:
+    # same continuation-bit pattern: every sub-identifier has the same encoded length, so bytes
+    # compare like numbers
+    return all((x & 0x80) == (y & 0x80) for x, y in zip(a, b, strict=True))
 
 
 def index_arcs(oid: bytes, prefix: bytes) -> tuple[int, ...]:

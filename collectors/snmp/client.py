@@ -256,7 +256,7 @@ class SnmpEngine:
                     if tag == ber.END_OF_MIB_VIEW or not oid.startswith(root):
                         ended = True
                         break
-                    if oid <= last:
+                    if not ber.oid_after(oid, last):
                         raise SnmpError("oid-not-increasing", f"{target.address}: {ber.oid_str(oid)} after {ber.oid_str(last)}")
                     col.append((oid, tag, value))
                     last = oid

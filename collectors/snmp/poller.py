@@ -9,6 +9,7 @@ Prometheus' rate() reads as a reset). Neither ever makes a negative or a huge ra
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,8 @@ async def _poll(engine: SnmpEngine, target: Target, profile: Profile, labels: De
     if uptime is not None:
         state.uptime = uptime
 
-    is_ac = bool(labels.aps) or labels.role == "ac"
+    # an AC, or a device the inventory does not know (an ad-hoc `emanwatch poll ADDRESS`)
+    is_ac = bool(labels.aps) or labels.role in ("ac", "")
     columns = profile.columns(aps=is_ac)
     walked = await engine.walk(target, columns)
     fallback = {c.oid: c.fallback32 for t in profile.tables.values() for c in t.columns if c.fallback32}
@@ -117,8 +119,9 @@ async def _poll(engine: SnmpEngine, target: Target, profile: Profile, labels: De
             walked[hc] = [(_reroot(oid, low, hc), tag, v) for oid, tag, v in extra.get(low, [])]
     state.hc = have_hc if fallback else None
 
+    skip = [re.compile(x) for x in profile.ignore_interfaces]
     for table in profile.tables.values():
-        out.extend(_table(table, walked, base, labels, state, have_hc or not fallback, restarted))
+        out.extend(_table(table, walked, base, labels, state, have_hc or not fallback, restarted, skip))
     out.extend(_device_metrics(profile, walked, base))
     if profile.aps and is_ac:
         out.extend(_aps(profile, walked, base, labels))
@@ -130,7 +133,8 @@ def _reroot(oid: bytes, old: str, new: str) -> bytes:
     return nb + oid[len(ob):]
 
 
-def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: DeviceState, hc: bool, restarted: bool) -> list[Sample]:
+def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: DeviceState, hc: bool, restarted: bool,
+           skip: list[re.Pattern] | None = None) -> list[Sample]:
     rows: dict[bytes, dict[str, Any]] = {}
     for col in table.columns:
         root_len = len(ber.oid_body(col.oid))
@@ -148,6 +152,8 @@ def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: D
             v = row.get(name)
             if v is not None:
                 extra.append((name, v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)))
+        if skip and any(p.search(v) for p in skip for k, v in extra if k in ("ifName", "ifDescr")):
+            continue
         descr = row.get("ifDescr")
         port_labels = labels.ports.get(descr.decode("utf-8", "replace") if isinstance(descr, bytes) else "", ())
         lab = tuple(sorted((*base, *extra, *port_labels)))
@@ -180,11 +186,13 @@ def _values(walked: dict, oid: str) -> list[tuple[bytes, Any]]:
 
 
 def _reduce(spec: Reduced, walked: dict) -> float | None:
-    vals = [float(v) for _, v in _values(walked, spec.oid)]
+    vals = [float(v) for _, v in _values(walked, spec.oid) if v not in spec.ignore]
     if not vals:
         return None
     if spec.reduce == "sum":
         return sum(vals)
+    if spec.reduce == "mean":
+        return sum(vals) / len(vals)
     if spec.reduce == "first":
         return vals[0]
     return max(vals)
@@ -238,7 +246,8 @@ def _aps(profile: Profile, walked: dict, base: tuple, labels: DeviceLabels) -> l
     seen = set()
     online = 0
     for idx, name in names.items():
-        up = 1.0 if states.get(idx) in a.state.up else 0.0
+        # an agent without the state column lists joined APs only (seen in recordings): present = up
+        up = 1.0 if (states.get(idx) in a.state.up if states else True) else 0.0
         online += int(up)
         lab = tuple(sorted((*base, *labels.aps.get(name, (("ap", name),)))))
         out.append(Sample("emanwatch_ap_up", lab, up))
@@ -251,8 +260,9 @@ def _aps(profile: Profile, walked: dict, base: tuple, labels: DeviceLabels) -> l
             out.append(Sample("emanwatch_ap_up", lab, 0.0))
             out.append(Sample("emanwatch_ap_clients", lab, 0.0))
     expected = max(len(labels.aps), len(names))
-    out.append(Sample("emanwatch_ac_aps", base, float(expected)))
-    out.append(Sample("emanwatch_ac_aps_online", base, float(online)))
+    if expected:
+        out.append(Sample("emanwatch_ac_aps", base, float(expected)))
+        out.append(Sample("emanwatch_ac_aps_online", base, float(online)))
     return out
 
 

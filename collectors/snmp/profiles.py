@@ -44,7 +44,8 @@ class Table(_M):
 
 class Reduced(_M):
     oid: str
-    reduce: Literal["max", "sum", "first"] = "max"
+    reduce: Literal["max", "sum", "mean", "first"] = "max"
+    ignore: list[int] = []  # vendor sentinels for "no sensor here" (Comware: 65535)
 
 
 class Pool(_M):
@@ -86,6 +87,7 @@ class Profile(_M):
     tables: dict[str, Table] = {}
     device: DeviceMetrics = DeviceMetrics()
     aps: Aps | None = None
+    ignore_interfaces: list[str] = []  # regexes on ifName / ifDescr: pseudo-ports a vendor types as Ethernet
 
     def columns(self, aps: bool = True) -> list[str]:
         """Every column this profile walks (64-bit counters first; fallbacks walked only if needed)."""
@@ -131,7 +133,12 @@ def _load(name: str, seen: tuple[str, ...] = ()) -> Profile:
         tables.update(base.tables)
         device = base.device if base.device != DeviceMetrics() else device
     merged_device = DeviceMetrics(**{**device.model_dump(exclude_none=True), **p.device.model_dump(exclude_none=True)})
-    return p.model_copy(update={"scalars": scalars + p.scalars, "tables": {**tables, **p.tables}, "device": merged_device})
+    return p.model_copy(update={"scalars": scalars + p.scalars, "tables": {**tables, **p.tables}, "device": merged_device,
+                                "ignore_interfaces": [*base_ignores(p.extends), *p.ignore_interfaces]})
+
+
+def base_ignores(parents: list[str]) -> list[str]:
+    return [x for parent in parents for x in load_profile(parent).ignore_interfaces]
 
 
 @cache
@@ -152,7 +159,10 @@ def profile_for(platform: str | None) -> Profile:
 
 
 def profile_by_sys_object_id(oid: str) -> Profile | None:
+    """The profile with the longest sysObjectID prefix that matches (a WLC before IOS)."""
+    best, best_len = None, -1
     for p in all_profiles().values():
-        if p.sys_object_id and p.matches_sys_object_id(oid):
-            return p
-    return None
+        for prefix in p.sys_object_id:
+            if oid.startswith(prefix) and len(prefix) > best_len:
+                best, best_len = p, len(prefix)
+    return best
