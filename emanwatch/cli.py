@@ -366,6 +366,33 @@ def services_down() -> None:
         out.print(f"{svc.name}: {'stopped' if svc.stop() else 'not running'}")
 
 
+@app.command("query")
+def query(expr: Annotated[str, typer.Argument(help="a PromQL expression")],
+          by: Annotated[list[str] | None, typer.Option("--by", help="label(s) to show (default: all)")] = None,
+          limit: int = 20) -> None:
+    """Run PromQL against the Prometheus at listen.prometheus and print the result."""
+    import httpx
+
+    cfg = get_config()
+    try:
+        r = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/query", params={"query": expr}, timeout=30)
+    except httpx.HTTPError as e:
+        raise fail(f"Prometheus at {cfg.listen.prometheus} is not answering ({e}); `emanwatch services up` starts it") from None
+    body = r.json()
+    if body.get("status") != "success":
+        raise fail(f"{expr}: {body.get('error', r.text)}")
+    res = body["data"]["result"]
+    if not res:
+        out.print("(no data yet)")
+        return
+    for x in res[:limit]:
+        lab = x.get("metric", {})
+        shown = {k: lab[k] for k in (by or sorted(lab)) if k in lab and k != "__name__"}
+        out.print(f"{float(x['value'][1]):.4g}  " + " ".join(f"{k}={v}" for k, v in shown.items()), markup=False)
+    if len(res) > limit:
+        out.print(f"... {len(res) - limit} more")
+
+
 # ---------------------------------------------------------------- config
 
 
