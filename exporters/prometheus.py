@@ -46,6 +46,9 @@ def _escape(v: str) -> str:
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+_LABEL_TEXT: dict[tuple, str] = {}  # label set -> its exposition text (label sets repeat every poll)
+
+
 def render_result(r: PollResult) -> dict[str, tuple[str, str]]:
     """{metric: (type, exposition lines)} for one poll, stamped with the poll's time (ms)."""
     cached = getattr(r, "_rendered", None)
@@ -54,12 +57,13 @@ def render_result(r: PollResult) -> dict[str, tuple[str, str]]:
     ts = f" {int((r.started + r.duration) * 1000)}\n"
     lines: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
-    label_text: dict[int, str] = {}
+    label_text = _LABEL_TEXT
+    if len(label_text) > 500_000:  # bounded: label sets of removed devices age out
+        label_text.clear()
     for s in r.samples:
-        key = id(s.labels)
-        lt = label_text.get(key)
+        lt = label_text.get(s.labels)
         if lt is None:
-            lt = label_text[key] = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in s.labels) + "}"
+            lt = label_text[s.labels] = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in s.labels) + "}"
         buf = lines.get(s.metric)
         if buf is None:
             buf = lines[s.metric] = []

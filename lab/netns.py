@@ -53,6 +53,7 @@ class NetnsLab:
     schools: int = 2
     extra_ifs: int = 0  # dummy interfaces per agent: big IF-MIB tables for load tests
     community: str = "emanwatch-lab"
+    v3: tuple[str, str, str] | None = None  # (user, auth password, priv password): SHA + AES
     state: Path = Path("var/lab/netns")
     agents: list[Agent] = field(default_factory=list)
     _link: int = 0
@@ -184,10 +185,14 @@ class NetnsLab:
 
     def _snmpd(self, a: Agent) -> None:
         conf = self.state / f"{a.ns}.conf"
+        v3 = ""
+        if self.v3:
+            user, auth, priv = self.v3
+            v3 = f'createUser {user} SHA "{auth}" AES "{priv}"\nrouser {user} priv\n'
         conf.write_text(
-            f"agentaddress udp:0.0.0.0:161\nrocommunity {self.community} default\n"
+            f"agentaddress udp:0.0.0.0:161\nrocommunity {self.community} default\n{v3}"
             f"sysName {a.ns.removeprefix(PREFIX)}\nsysLocation emanwatch lab namespace {a.ns}\n"
-            "sysServices 78\ndontLogTCPWrappersConnects yes\n")
+            f"sysServices 78\ndontLogTCPWrappersConnects yes\n[snmp] persistentDir {self.state / a.ns}\n")
         pidfile = self.state / f"{a.ns}.pid"
         sh("snmpd", "-C", "-c", str(conf), "-p", str(pidfile), "-Lf", str(self.state / f"{a.ns}.log"), ns=a.ns)
 

@@ -200,30 +200,54 @@ def decode_value(tag: int, body: bytes) -> object:
 
 
 def decode_varbinds(data: bytes, pos: int, end: int) -> list[tuple[bytes, int, object]]:
-    """The varbind list: [(oid body, value tag, value)]; pos/end delimit the SEQUENCE OF."""
+    """The varbind list: [(oid body, value tag, value)]; pos/end delimit the SEQUENCE OF.
+
+    The hot path: short-form lengths are parsed inline (one varbind is three TLVs); anything
+    else goes through read_tl, which checks every bound."""
     out = []
     append = out.append
-    while pos < end:
-        # inline of read_tl for the two inner TLVs: this loop is the hot path
-        if data[pos] != SEQUENCE:
-            raise BERError(f"expected varbind SEQUENCE, got 0x{data[pos]:02x}")
-        _, s, vb_end = read_tl(data, pos, end)
-        tag, os_, oe = read_tl(data, s, vb_end)
-        if tag != OID or oe == os_:
-            raise BERError("varbind name is not an OID")
-        vtag, vs, ve = read_tl(data, oe, vb_end)
-        if ve != vb_end:
-            raise BERError("trailing bytes in varbind")
-        if vtag == OCTET_STRING:
-            value: object = data[vs:ve]
-        elif vtag in UNSIGNED:
-            if ve == vs or ve - vs > 9:
-                raise BERError("bad unsigned length")
-            value = int.from_bytes(data[vs:ve], "big")
-        else:
-            value = decode_value(vtag, data[vs:ve])
-        append((data[os_:oe], vtag, value))
-        pos = vb_end
+    try:
+        while pos < end:
+            if data[pos] != SEQUENCE:
+                raise BERError(f"expected varbind SEQUENCE, got 0x{data[pos]:02x}")
+            n = data[pos + 1]
+            if n < 0x80:
+                s, vb_end = pos + 2, pos + 2 + n
+                if vb_end > end:
+                    raise BERError("truncated varbind")
+            else:
+                _, s, vb_end = read_tl(data, pos, end)
+            if data[s] != OID:
+                raise BERError("varbind name is not an OID")
+            n = data[s + 1]
+            if n < 0x80 and n:
+                os_, oe = s + 2, s + 2 + n
+                if oe > vb_end:
+                    raise BERError("truncated OID")
+            else:
+                tag, os_, oe = read_tl(data, s, vb_end)
+                if oe == os_:
+                    raise BERError("empty OID")
+            vtag = data[oe]
+            n = data[oe + 1]
+            if n < 0x80:
+                vs, ve = oe + 2, oe + 2 + n
+            else:
+                vtag, vs, ve = read_tl(data, oe, vb_end)
+            if ve != vb_end:
+                raise BERError("varbind length does not match its contents")
+            if vtag == OCTET_STRING:
+                value: object = data[vs:ve]
+            elif vtag in UNSIGNED:
+                if ve == vs or ve - vs > 9:
+                    raise BERError("bad unsigned length")
+                value = int.from_bytes(data[vs:ve], "big")
+            else:
+                value = decode_value(vtag, data[vs:ve])
+            append((data[os_:oe], vtag, value))
+            pos = vb_end
+    except IndexError:
+        raise BERError("truncated varbind list") from None
     return out
 
 
@@ -307,18 +331,8 @@ def oid_key(body: bytes) -> tuple[int, ...]:
 
 
 def oid_after(a: bytes, b: bytes) -> bool:
-    """True if OID `a` comes after OID `b` (fast path on bytes, exact when lengths differ)."""
-    if a == b:
-        return False
-    if len(a) == len(b) and a > b and _same_shape(a, b):
-        return True
+    """True if OID `a` comes after OID `b`, exactly."""
     return oid_key(a) > oid_key(b)
-
-
-def _same_shape(a: bytes, b: bytes) -> bool:
-    # same continuation-bit pattern: every sub-identifier has the same encoded length, so bytes
-    # compare like numbers
-    return all((x & 0x80) == (y & 0x80) for x, y in zip(a, b, strict=True))
 
 
 def index_arcs(oid: bytes, prefix: bytes) -> tuple[int, ...]:

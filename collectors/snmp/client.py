@@ -256,7 +256,9 @@ class SnmpEngine:
                     if tag == ber.END_OF_MIB_VIEW or not oid.startswith(root):
                         ended = True
                         break
-                    if not ber.oid_after(oid, last):
+                    # bytes order is OID order except across sub-identifier lengths: check
+                    # exactly only when the bytes say "not after" (a loop still always ends)
+                    if oid <= last and not ber.oid_after(oid, last):
                         raise SnmpError("oid-not-increasing", f"{target.address}: {ber.oid_str(oid)} after {ber.oid_str(last)}")
                     col.append((oid, tag, value))
                     last = oid

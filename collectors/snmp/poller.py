@@ -32,6 +32,8 @@ class DeviceState:
     uptime: float | None = None
     counters32: dict[tuple[str, bytes], tuple[int, int]] = field(default_factory=dict)  # (metric, index) -> (raw, synthetic)
     polls: int = 0
+    # a row's labels rarely change between polls: the same tuple object is reused (and its text)
+    row_labels: dict[tuple, tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,17 +148,25 @@ def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: D
     index_name = table.index
     gauges = [c for c in table.columns if c.type != "label"]
     label_cols = [c.name for c in table.columns if c.type == "label"]
+    cache = state.row_labels
     for idx, row in rows.items():
-        extra = [(index_name, ".".join(map(str, ber.index_arcs(idx, b""))))]
-        for name in label_cols:
-            v = row.get(name)
-            if v is not None:
-                extra.append((name, v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)))
-        if skip and any(p.search(v) for p in skip for k, v in extra if k in ("ifName", "ifDescr")):
-            continue
-        descr = row.get("ifDescr")
-        port_labels = labels.ports.get(descr.decode("utf-8", "replace") if isinstance(descr, bytes) else "", ())
-        lab = tuple(sorted((*base, *extra, *port_labels)))
+        key = (idx, *(row.get(n) for n in label_cols))
+        lab = cache.get(key)
+        if lab is None:
+            extra = [(index_name, ".".join(map(str, ber.index_arcs(idx, b""))))]
+            for name in label_cols:
+                v = row.get(name)
+                if v is not None:
+                    extra.append((name, v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)))
+            if skip and any(p.search(v) for p in skip for k, v in extra if k in ("ifName", "ifDescr")):
+                lab = ()
+            else:
+                descr = row.get("ifDescr")
+                port_labels = labels.ports.get(descr.decode("utf-8", "replace") if isinstance(descr, bytes) else "", ())
+                lab = tuple(sorted((*base, *extra, *port_labels)))
+            cache[key] = lab
+        if not lab:
+            continue  # an ignored pseudo-interface
         for c in gauges:
             v = row.get(c.name)
             if v is None or isinstance(v, bytes):
