@@ -206,13 +206,38 @@ def serve() -> None:
         raise fail(f"{cfg.source}: listen.exporter {cfg.listen.exporter}: {e.strerror}") from None
     out.print(f"emanwatch serving /metrics on http://{cfg.listen.exporter}/metrics; polling {len(sch.jobs)} devices")
 
+    inv_path = cfg.path(cfg.inventory.path)
+
+    def inventory_stamp() -> float:
+        files = [inv_path] if inv_path.is_file() else list(inv_path.rglob("*.y*ml"))
+        files += [cfg.path(p) for p in cfg.inventory.ledgers]
+        return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+
+    def reload() -> None:
+        try:
+            new = load_inventory(inv_path, allowed_ranges=cfg.inventory.allowed_ranges, auth_names=cfg.auth_names(),
+                                 ledgers=[cfg.path(p) for p in cfg.inventory.ledgers])
+        except InputError as e:  # a broken edit keeps the running inventory, and says why
+            logging.getLogger("emanwatch").error("inventory not reloaded:\n%s", e)
+            return
+        sch.reload(new)
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload)
         await sch.start()
-        await stop.wait()
+        stamp = inventory_stamp()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 30)
+            except TimeoutError:
+                now = inventory_stamp()
+                if now != stamp:  # an edited inventory is picked up without a restart
+                    stamp = now
+                    reload()
         sch.stop()
 
     asyncio.run(run())

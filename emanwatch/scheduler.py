@@ -76,19 +76,50 @@ class Scheduler:
         self.sched: AsyncIOScheduler | None = None
         self._sem: asyncio.Semaphore | None = None
         self._labels_cache: dict[str, dict[str, str]] = {}
+        self.jobs = self._build(inv)
+
+    def _build(self, inv: Inventory) -> dict[str, PollJob]:
+        cfg = self.cfg
         auths = {}
+        jobs = {}
         for d in polled_devices(cfg, inv):
             if d.snmp_auth not in auths:
                 auths[d.snmp_auth] = resolve_snmp_auth(cfg, d.snmp_auth)  # SecretError names the key
             target = Target(str(d.mgmt_address), auths[d.snmp_auth], port=cfg.polling.snmp_port,
                             timeout=cfg.polling.timeout, retries=cfg.polling.retries)
-            self.jobs[d.name] = PollJob(d, target, profile_for(d.platform), device_labels(inv, d.name),
-                                        cfg.polling.intervals[d.role])
+            jobs[d.name] = PollJob(d, target, profile_for(d.platform), device_labels(inv, d.name),
+                                   cfg.polling.intervals[d.role])
+        return jobs
+
+    def reload(self, inv: Inventory) -> tuple[int, int]:
+        """Take a new inventory: jobs for new devices, none for removed ones (and their series
+        leave /metrics), unchanged devices keep their state. Returns (added, removed)."""
+        new = self._build(inv)
+        removed = [n for n in self.jobs if n not in new]
+        added = [n for n in new if n not in self.jobs]
+        for n, job in new.items():
+            old = self.jobs.get(n)
+            if old is not None and old.target.address == job.target.address:
+                job.state, job.target = old.state, old.target  # keep counters, v3 engine state
+        self.inv = inv
+        self.jobs = new
+        self._labels_cache.clear()
+        self.store.prune(new)
+        if self.sched:
+            for n in removed:
+                self.sched.remove_job(n)
+            self._add_jobs(added)
+            for n in set(new) - set(added):
+                self.sched.modify_job(n, args=[n])
+        log.info("inventory reloaded: %d devices added, %d removed", len(added), len(removed))
+        return len(added), len(removed)
 
     # ------------------------------------------------------------ polling
 
-    async def poll(self, name: str) -> PollResult:
-        job = self.jobs[name]
+    async def poll(self, name: str) -> PollResult | None:
+        job = self.jobs.get(name)
+        if job is None:  # removed by a reload while queued
+            return None
         assert self._sem is not None
         async with self._sem:
             job.running_since = time.time()
@@ -121,6 +152,17 @@ class Scheduler:
         self.sched.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.sched.start()
         log.info("polling %d devices (shard %d of %d)", len(self.jobs), *self.cfg.shard)
+
+    def _add_jobs(self, names: list[str]) -> None:
+        assert self.sched is not None
+        now = datetime.now(UTC)
+        for name in names:
+            job = self.jobs[name]
+            # a stable offset inside the interval spreads each role's polls evenly
+            offset = (stable_hash(name) % 10_000) / 10_000 * job.interval if self.cfg.polling.jitter else 0.0
+            self.sched.add_job(self.poll, IntervalTrigger(seconds=job.interval, start_date=now + timedelta(seconds=offset)),
+                               args=[name], id=name, name=f"{job.device.role.value} {name}", max_instances=1,
+                               coalesce=True, misfire_grace_time=max(1, int(job.interval)))
 
     def _overrun(self, event: JobSubmissionEvent) -> None:
         job = self.jobs.get(event.job_id)

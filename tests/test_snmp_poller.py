@@ -117,3 +117,28 @@ def test_slow_and_dead_devices_do_not_delay_others(lab, faults, demo) -> None:
     assert not results["kg007-rt01"].ok
     fast = [r for n, r in results.items() if n.startswith("sch0") and n not in ("sch008-rt01", "sch009-rt01")]
     assert all(r.ok for r in fast) and max(r.duration for r in fast) < 1.0
+
+
+def test_poll_command_json_and_table(lab_env, demo) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from emanwatch.cli import app
+
+    _, _, path = lab_env
+    runner = CliRunner()
+    r = runner.invoke(app, ["-c", str(path), "poll", "sch001-ac01", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert all(set(x) == {"metric", "labels", "value"} for x in rows)
+    metrics = {x["metric"] for x in rows}
+    assert {"ifHCInOctets", "ifOperStatus", "emanwatch_cpu_percent", "emanwatch_ap_up", "emanwatch_poll_success"} <= metrics
+    aps = [x for x in rows if x["metric"] == "emanwatch_ap_up"]
+    assert len(aps) == sum(1 for d in demo.devices.values() if d.parent == "sch001-ac01" and d.status.polled)
+    r = runner.invoke(app, ["-c", str(path), "poll", "nc-rn01"])
+    assert r.exit_code == 0 and "poll ok" in r.output and "ring-a" in r.output
+    r = runner.invoke(app, ["-c", str(path), "poll", "no-such-device"])
+    assert r.exit_code == 2 and "neither a device in the inventory nor an IP address" in r.output
+    r = runner.invoke(app, ["-c", str(path), "poll", "127.100.1.1:10161", "--community", "wrong", "--timeout", "0.3"])
+    assert r.exit_code == 1 and "no reply" in r.output
