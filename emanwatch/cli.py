@@ -418,6 +418,94 @@ def query(expr: Annotated[str, typer.Argument(help="a PromQL expression")],
         out.print(f"... {len(res) - limit} more")
 
 
+topology_app = typer.Typer(help="Topology: LLDP against the inventory's links, and the ring's state.", no_args_is_help=True)
+app.add_typer(topology_app, name="topology")
+
+
+def _poll_everything(cfg: Config, inv: Inventory):  # noqa: ANN202
+    import asyncio
+
+    from collectors.store import ResultStore
+
+    from .scheduler import Scheduler
+
+    store = ResultStore()
+    sch = Scheduler(cfg, inv, store)
+
+    async def run():  # noqa: ANN202
+        await sch.engine.start()
+        sch._sem = asyncio.Semaphore(cfg.polling.concurrency)
+        try:
+            return await sch.poll_all()
+        finally:
+            sch.engine.close()
+
+    return asyncio.run(run())
+
+
+@topology_app.command("check")
+def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Poll LLDP and link status now; report cabling that disagrees with the inventory and the ring's state."""
+    from collectors.topology import compare, observed_lldp, ring_state_from_results
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    try:
+        results = _poll_everything(cfg, inv)
+    except SecretError as e:
+        raise fail(str(e)) from None
+    lldp, oper = observed_lldp(results)
+    findings = compare(inv, lldp, oper)
+    if site:
+        from fnmatch import fnmatchcase
+
+        findings = [f for f in findings if any(fnmatchcase(inv.devices[f.device].site, p) for p in site)]
+    ring = ring_state_from_results(inv, results)
+    unpolled = sorted(r.device for r in results if not r.ok)
+    if as_json:
+        sys.stdout.write(json.dumps({"findings": [f.__dict__ for f in findings], "ring": ring.__dict__,
+                                     "not_polled": unpolled}, ensure_ascii=False, indent=1) + "\n")
+    else:
+        out.print(f"ring: {ring.overall} (" + ", ".join(f"{k} {v}" for k, v in ring.rings.items()) + ")")
+        for x in ring.down_links:
+            out.print(f"  down: {x}", markup=False)
+        if ring.isolated_nodes or ring.isolated_sites:
+            out.print(f"  isolated: {', '.join(ring.isolated_nodes + ring.isolated_sites)}", markup=False)
+        t = Table("finding", "device", "port", "inventory says", "LLDP sees", title=f"{len(findings)} cabling findings",
+                  title_justify="left")
+        for f in findings:
+            t.add_row(f.kind, f.device, f.port, f.expected or "-", f.observed or "-")
+        out.print(t)
+        if unpolled:
+            out.print(f"not judged (did not answer SNMP): {', '.join(unpolled[:20])}{' ...' if len(unpolled) > 20 else ''}")
+    if findings or ring.overall != "up":
+        raise typer.Exit(1)
+
+
+@app.command("probe")
+def probe(site: SiteOpt = None, role: RoleOpt = None, count: int = 3, timeout: float = 1.0) -> None:
+    """One ICMP sweep now (root): which addresses answer, loss and RTT."""
+    from collectors.probes import ProbeRefused, sweep
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    devices = [d for d in select(inv, _selector(inv, site, role, None, None, None)) if d.status.polled]
+    t0 = time.perf_counter()
+    try:
+        stats = sweep([str(d.mgmt_address) for d in devices], count, timeout, cfg.probes.rate, cfg.probes.allowed_ranges)
+    except PermissionError:
+        raise fail("ICMP probes need raw sockets: run as root") from None
+    except ProbeRefused as e:
+        raise fail(str(e)) from None
+    took = time.perf_counter() - t0
+    down = [d for d in devices if not stats[str(d.mgmt_address)].received]
+    out.print(f"{len(devices)} addresses x {count} probes in {took:.2f} s: {len(devices) - len(down)} answer, {len(down)} do not")
+    for d in down[:50]:
+        out.print(f"  no reply: {d.name} {d.mgmt_address} ({d.site})", markup=False)
+    if down:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- config
 
 

@@ -179,6 +179,27 @@ class Listen(Cfg):
     prometheus: HostPort = "127.0.0.1:9090"
 
 
+class ServiceCheck(Cfg):
+    """A platform schools must reach, checked from the centre: tcp HOST:PORT, dns SERVER + name, http URL."""
+
+    name: str
+    kind: Literal["tcp", "dns", "http"]
+    target: str
+    query: str | None = None  # dns: the name to resolve
+    expect: int = 200  # http: the status that means up
+
+
+class Probes(Cfg):
+    enabled: bool = True
+    interval: Duration = 30.0
+    count: int = Field(default=3, ge=1, le=20)  # echo requests per address per sweep
+    timeout: Duration = 1.0
+    rate: float = Field(default=20000.0, gt=0)  # packets per second
+    # probes go to 127.0.0.0/8 only, unless a range is named here explicitly (network safety)
+    allowed_ranges: list[IPv4Network] = []
+    services: list[ServiceCheck] = []
+
+
 class LabCfg(Cfg):
     """The simulated district (`emanwatch lab up`): which auths its agents accept, where it listens."""
 
@@ -203,6 +224,7 @@ class Config(Cfg):
     listen: Listen = Listen()
     paths: Paths = Paths()
     lab: LabCfg = LabCfg()
+    probes: Probes = Probes()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client.core import Metric
 
-from collectors.result import PollResult
+from collectors.result import PollResult, Sample
 from collectors.snmp.client import SnmpEngine, Target
 from collectors.snmp.poller import DeviceLabels, DeviceState, device_labels, poll_device
 from collectors.snmp.profiles import Profile, profile_for
@@ -76,6 +76,8 @@ class Scheduler:
         self.sched: AsyncIOScheduler | None = None
         self._sem: asyncio.Semaphore | None = None
         self._labels_cache: dict[str, dict[str, str]] = {}
+        self._probe_warned = False
+        self._topology: tuple[float, list] = (0.0, [])
         self.jobs = self._build(inv)
 
     def _build(self, inv: Inventory) -> dict[str, PollJob]:
@@ -134,6 +136,50 @@ class Scheduler:
             log.info("poll failed: %s", r.error)
         return r
 
+    async def probe(self) -> list[PollResult]:
+        """One ICMP sweep of every polled address (APs included) and the service checks."""
+        from collectors import probes
+
+        pc = self.cfg.probes
+        devices = [d for d in self.inv.devices.values() if d.status.polled and in_shard(d.name, self.cfg.shard)]
+        names = {str(d.mgmt_address): d.name for d in devices}
+        labels = {d.name: tuple(sorted({"device": d.name, "site": d.site, "role": d.role.value,
+                                        "site_kind": self.inv.sites[d.site].kind.value}.items())) for d in devices}
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            stats = await asyncio.to_thread(probes.sweep, list(names), pc.count, pc.timeout, pc.rate, pc.allowed_ranges)
+        except (PermissionError, probes.ProbeRefused) as e:
+            if not self._probe_warned:
+                log.warning("ICMP probes off: %s", e if isinstance(e, probes.ProbeRefused) else "raw sockets need root")
+                self._probe_warned = True
+            return []
+        results = probes.icmp_results(stats, names, labels, started, time.perf_counter() - t0)
+        for r in results:
+            render_result(r)
+            self.store.put(r)
+        checks = await asyncio.gather(*(self._service(c) for c in pc.services))
+        for r in checks:
+            render_result(r)
+            self.store.put(r)
+        return results + list(checks)
+
+    async def _service(self, c) -> PollResult:  # noqa: ANN001
+        from collectors import probes
+
+        started, t = time.time(), self.cfg.probes.timeout * 3
+        if c.kind == "tcp":
+            host, _, port = c.target.rpartition(":")
+            ok, secs, err = await probes.check_tcp(host, int(port), t)
+        elif c.kind == "dns":
+            host, _, port = c.target.partition(":")
+            ok, secs, err = await probes.check_dns(host, c.query or "", t, int(port or 53))
+        else:
+            ok, secs, err = await probes.check_http(c.target, t, c.expect)
+        lab = (("kind", c.kind), ("service", c.name), ("target", c.target))
+        samples = [Sample("emanwatch_probe_service_up", lab, 1.0 if ok else 0.0), Sample("emanwatch_probe_service_seconds", lab, secs)]
+        return PollResult(device=f"service:{c.name}", collector=f"service-{c.kind}", ok=ok, started=started, duration=secs,
+                          samples=samples, reason="" if ok else "service-down", error=err)
+
     async def poll_all(self) -> list[PollResult]:
         """Every device once, now (one-shot runs and tests)."""
         return await asyncio.gather(*(self.poll(n) for n in self.jobs))
@@ -149,6 +195,10 @@ class Scheduler:
             self.sched.add_job(self.poll, IntervalTrigger(seconds=job.interval, start_date=now + timedelta(seconds=offset)),
                                args=[name], id=name, name=f"{job.device.role.value} {name}", max_instances=1,
                                coalesce=True, misfire_grace_time=max(1, int(job.interval)))
+        if self.cfg.probes.enabled:
+            self.sched.add_job(self.probe, IntervalTrigger(seconds=self.cfg.probes.interval), id="probes",
+                               name="ICMP sweep and service checks", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(UTC))
         self.sched.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.sched.start()
         log.info("polling %d devices (shard %d of %d)", len(self.jobs), *self.cfg.shard)
@@ -182,7 +232,13 @@ class Scheduler:
         lab = self._labels_cache.get(device)
         if lab is None:
             job = self.jobs.get(device)
-            lab = dict(job.labels.base) if job else {"device": device}
+            d = self.inv.devices.get(device)
+            if job:
+                lab = dict(job.labels.base)
+            elif d is not None:  # probed but not SNMP-polled (an AP)
+                lab = {"device": d.name, "site": d.site, "role": d.role.value, "site_kind": self.inv.sites[d.site].kind.value}
+            else:
+                lab = {"device": device}
             self._labels_cache[device] = lab
         return lab
 
@@ -199,6 +255,25 @@ class Scheduler:
         late = Metric("emanwatch_snmp_late_replies", "SNMP replies that came after their request gave up.", "counter")
         late.add_sample("emanwatch_snmp_late_replies_total", {}, float(self.engine.late))
         yield late
+        yield from self._topology_metrics()
+
+    def _topology_metrics(self) -> Iterator[Metric]:
+        """Ring state, isolated nodes and sites, LLDP vs inventory: from the latest polls, every 10 s at most."""
+        from collectors.topology import topology_samples
+
+        at, samples = self._topology
+        if time.time() - at > 10:
+            samples = topology_samples(self.inv, self.store.results())
+            self._topology = (time.time(), samples)
+        helps = {"emanwatch_ring_state": "Ring state: 2 both directions up, 1 degraded (redundancy lost), 0 broken (nodes isolated).",
+                 "emanwatch_ring_node_isolated": "1 if the ring node cannot reach the core over either ring.",
+                 "emanwatch_site_isolated": "1 if the site has no live path to the core.",
+                 "emanwatch_topology_mismatch": "LLDP disagrees with the inventory's links (kind: missing, unexpected, wrong-port, ring-order)."}
+        fams: dict[str, Metric] = {}
+        for s in samples:
+            fam = fams.get(s.metric) or fams.setdefault(s.metric, Metric(s.metric, helps.get(s.metric, s.metric), "gauge"))
+            fam.add_sample(s.metric, dict(s.labels), s.value)
+        yield from fams.values()
 
 
 __all__ = ["Scheduler", "SecretError", "in_shard", "polled_devices", "stable_hash"]

@@ -115,7 +115,9 @@ def prometheus(cfg: Config, scrape_interval: str = "15s", retention: str = "15d"
         raise ServiceError("prometheus is not installed (./dev installs Debian's prometheus)")
     folder = cfg.state_dir / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "prometheus.yml").write_text(prometheus_config(cfg, scrape_interval))
+    rules_dir = Path(__file__).resolve().parent.parent / "rules"
+    rule_files = sorted(str(p) for p in rules_dir.glob("*.rules.yml"))
+    (folder / "prometheus.yml").write_text(prometheus_config(cfg, scrape_interval, rule_files=rule_files))
     listen = cfg.listen.prometheus
     cmd = [exe, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
            f"--web.listen-address={listen}", f"--storage.tsdb.retention.time={retention}",

@@ -341,7 +341,10 @@ class LabDistrict:
         self.isolated: set[str] = set()
         # oper status: a physical port is up when it has a live link whose far end is up
         for n, (a, b) in self.link_ifs.items():
-            up = n not in down
+            lk = self.inv.links[n]
+            # a port facing equipment not installed yet (planned, offline) has nothing plugged in
+            installed = all(e.external or self.inv.devices[e.device].status.polled for e in (lk.a, lk.b))
+            up = n not in down and installed
             for lif in (a, b):
                 if lif is not None:
                     ap = self.ap_by_port.get(id(lif))

@@ -60,7 +60,7 @@ def wait_for(cfg, q: str, cond, timeout: float = 60.0) -> list[dict]:
 def test_promql_sees_the_district(stack, demo) -> None:
     cfg, _ = stack
     polled = [d for d in demo.devices.values() if d.status.polled and d.role.value in INTERVALS]
-    wait_for(cfg, "count(emanwatch_poll_success == 1)", lambda r: r and int(float(r[0]["value"][1])) == len(polled), 90)
+    wait_for(cfg, 'count(emanwatch_poll_success{collector="snmp"} == 1)', lambda r: r and int(float(r[0]["value"][1])) == len(polled), 90)
     for q in ('rate(ifHCInOctets{link_kind="ring-a", device="nc-rn01"}[30s]) * 8',
               'rate(ifHCInOctets{link_kind="egress", carrier="中国电信"}[30s]) * 8',
               'rate(ifHCInOctets{link_kind="uplink", device="sch001-rt01"}[30s]) * 8'):
@@ -72,23 +72,30 @@ def test_promql_sees_the_district(stack, demo) -> None:
     (cpu,) = query(cfg, 'emanwatch_cpu_percent{device="sch001-rt01"}')
     assert 0 <= float(cpu["value"][1]) <= 100
     assert query(cfg, 'emanwatch_poll_duration_seconds{device="nc-rn01"}')
+    # the probes sweep every address (APs too), the ring is whole, the rules are loaded
+    n_addr = sum(1 for d in demo.devices.values() if d.status.polled)
+    wait_for(cfg, 'count(emanwatch_poll_success{collector="icmp"} == 1)', lambda r: r and int(float(r[0]["value"][1])) == n_addr, 60)
+    (ring,) = wait_for(cfg, 'emanwatch_ring_state{ring="all"}', lambda r: len(r) == 1, 30)
+    assert ring["value"][1] == "2"
+    rules = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert {r["name"] for g in rules for r in g["rules"]} >= {"DeviceDown", "SnmpAgentProblem", "RingDegraded", "SiteIsolated"}
 
 
 def test_device_down_seen_within_one_interval(stack) -> None:
     cfg, client = stack
-    wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 60)
+    wait_for(cfg, 'emanwatch_poll_success{collector="snmp", device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 60)
     client.fault("device-down", "sch010-rt01")
     t0 = time.time()
     try:
         # one 5 s interval + 2 s timeout x 2 tries + a 5 s scrape
-        wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "0", 5 + 4 + 5 + 5)
+        wait_for(cfg, 'emanwatch_poll_success{collector="snmp", device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "0", 5 + 4 + 5 + 5)
         took = time.time() - t0
-        (err,) = query(cfg, 'emanwatch_poll_error{device="sch010-rt01"}')
+        (err,) = query(cfg, 'emanwatch_poll_error{collector="snmp", device="sch010-rt01"}')
         assert err["metric"]["reason"] == "timeout"
         # the others are unaffected
-        ok = query(cfg, 'emanwatch_poll_success{device=~"sch01[1-9]-rt01"}')
+        ok = query(cfg, 'emanwatch_poll_success{collector="snmp", device=~"sch01[1-9]-rt01"}')
         assert ok and all(x["value"][1] == "1" for x in ok)
         assert took < 20
     finally:
         client.clear()
-    wait_for(cfg, 'emanwatch_poll_success{device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 30)
+    wait_for(cfg, 'emanwatch_poll_success{collector="snmp", device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "1", 30)

@@ -127,6 +127,30 @@ async def _poll(engine: SnmpEngine, target: Target, profile: Profile, labels: De
     out.extend(_device_metrics(profile, walked, base))
     if profile.aps and is_ac:
         out.extend(_aps(profile, walked, base, labels))
+    if profile.lldp:
+        out.extend(_lldp(profile, walked, base))
+    return out
+
+
+def _lldp(profile: Profile, walked: dict, base: tuple) -> list[Sample]:
+    """emanwatch_lldp_neighbor{local_port, neighbor, neighbor_port} 1 per neighbour seen."""
+    ld = profile.lldp
+    assert ld is not None
+
+    def strings(oid: str) -> dict[tuple[int, ...], str]:
+        root = ber.oid_body(oid)
+        return {ber.index_arcs(o, root): v.decode("utf-8", "replace") for o, t, v in walked.get(oid, ()) if isinstance(v, bytes)}
+
+    local = strings(ld.local_port)
+    names, ports = strings(ld.remote_name), strings(ld.remote_port)
+    out = []
+    for idx, name in names.items():
+        if len(idx) < 3:
+            continue
+        port_num = idx[-2]  # index: timeMark . localPortNum . remIndex
+        lab = tuple(sorted((*base, ("local_port", local.get((port_num,), str(port_num))), ("neighbor", name),
+                            ("neighbor_port", ports.get(idx, "")))))
+        out.append(Sample("emanwatch_lldp_neighbor", lab, 1.0))
     return out
 
 

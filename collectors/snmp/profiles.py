@@ -71,6 +71,14 @@ class Aps(_M):
     radio_clients: str | None = None  # per-radio rows (index + slot), summed per AP
 
 
+class Lldp(_M):
+    """LLDP-MIB: local port names and the remote system / port seen on each."""
+
+    local_port: str = "1.0.8802.1.1.2.1.3.7.1.3"  # lldpLocPortId, by lldpLocPortNum
+    remote_name: str = "1.0.8802.1.1.2.1.4.1.1.9"  # lldpRemSysName, by timeMark.localPortNum.index
+    remote_port: str = "1.0.8802.1.1.2.1.4.1.1.7"  # lldpRemPortId
+
+
 class DeviceMetrics(_M):
     cpu: Reduced | None = None
     cpu_idle: Reduced | None = None
@@ -87,6 +95,7 @@ class Profile(_M):
     tables: dict[str, Table] = {}
     device: DeviceMetrics = DeviceMetrics()
     aps: Aps | None = None
+    lldp: Lldp | None = None
     ignore_interfaces: list[str] = []  # regexes on ifName / ifDescr: pseudo-ports a vendor types as Ethernet
 
     def columns(self, aps: bool = True) -> list[str]:
@@ -100,6 +109,8 @@ class Profile(_M):
             out.append(d.memory.oid)
         elif isinstance(d.memory, Pool):
             out.extend(x for x in (d.memory.used, d.memory.free, d.memory.total, d.memory.available) if x)
+        if self.lldp:
+            out.extend((self.lldp.local_port, self.lldp.remote_name, self.lldp.remote_port))
         if self.aps and aps:
             a = self.aps
             out.extend(x for x in (a.name, a.state.oid, a.clients, a.radio_clients) if x)
@@ -133,7 +144,9 @@ def _load(name: str, seen: tuple[str, ...] = ()) -> Profile:
         tables.update(base.tables)
         device = base.device if base.device != DeviceMetrics() else device
     merged_device = DeviceMetrics(**{**device.model_dump(exclude_none=True), **p.device.model_dump(exclude_none=True)})
+    lldp = p.lldp or next((load_profile(x).lldp for x in p.extends if load_profile(x).lldp), None)
     return p.model_copy(update={"scalars": scalars + p.scalars, "tables": {**tables, **p.tables}, "device": merged_device,
+                                "lldp": lldp,
                                 "ignore_interfaces": [*base_ignores(p.extends), *p.ignore_interfaces]})
 
 

@@ -1,0 +1,1 @@
+"""Prometheus rules (reachability, ring, topology; capacity and drift join with their issues)."""
