@@ -444,7 +444,8 @@ def _poll_everything(cfg: Config, inv: Inventory):  # noqa: ANN202
 
 
 @topology_app.command("check")
-def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+                   ssh: Annotated[bool, typer.Option("--ssh", help="take LLDP from the CLIs (display/show lldp) instead of LLDP-MIB")] = False) -> None:
     """Poll LLDP and link status now; report cabling that disagrees with the inventory and the ring's state."""
     from collectors.topology import compare, observed_lldp, ring_state_from_results
 
@@ -455,6 +456,8 @@ def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("
     except SecretError as e:
         raise fail(str(e)) from None
     lldp, oper = observed_lldp(results)
+    if ssh:
+        lldp = _lldp_over_ssh(cfg, inv, set(lldp))
     findings = compare(inv, lldp, oper)
     if site:
         from fnmatch import fnmatchcase
@@ -480,6 +483,34 @@ def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("
             out.print(f"not judged (did not answer SNMP): {', '.join(unpolled[:20])}{' ...' if len(unpolled) > 20 else ''}")
     if findings or ring.overall != "up":
         raise typer.Exit(1)
+
+
+def _lldp_over_ssh(cfg: Config, inv: Inventory, devices: set[str]) -> dict[str, dict[str, tuple[str, str]]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from collectors.ssh_lldp import lldp_over_ssh
+
+    creds: dict[str, tuple[str, str]] = {}
+    targets = []
+    for name in sorted(devices):
+        d = inv.devices[name]
+        if not d.ssh_auth:
+            continue
+        if d.ssh_auth not in creds:
+            a = cfg.auths.ssh[d.ssh_auth]
+            try:
+                creds[d.ssh_auth] = (a.username, cfg.secret(a.password, f"auths.ssh.{d.ssh_auth}.password") if a.password else "")
+            except SecretError as e:
+                raise fail(str(e)) from None
+        targets.append(d)
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    with ThreadPoolExecutor(16) as pool:
+        for r in pool.map(lambda d: lldp_over_ssh(d, *creds[d.ssh_auth], port=cfg.lab.ssh_port), targets):
+            if r.ok:
+                out[r.device] = r.neighbors
+            else:
+                print(f"warning: {r.error}", file=sys.stderr)
+    return out
 
 
 @app.command("probe")

@@ -71,6 +71,7 @@ def cli_context(ld: LabDevice, drift: set[str], now: float) -> dict[str, Any]:
         accounts.append("temp01")
     acl = [(str(n.network_address), str(n.hostmask)) for n in intent.management_acl]
     ports, all_ifs, neighbors = [], [], {}
+    mismatch = {f["target"]: f for f in d.faults_of("lldp-mismatch")}
     for i in ld.interfaces:
         lvl = d.clock.level(now, i.shift)
         in_util, out_util = (_util(r * 8 * lvl, i.speed) for r in (i.in_scale, i.out_scale))
@@ -82,13 +83,17 @@ def cli_context(ld: LabDevice, drift: set[str], now: float) -> dict[str, Any]:
         if i.physical:
             ports.append(row)
             if i.peer and i.oper_up:
-                peer = d.devices.get(i.peer[0])
-                ap = d.ap_by_name.get(i.peer[0])
+                peer_name, peer_port = i.peer
+                f = mismatch.get(f"{ld.name}:{i.name}")
+                if f is not None:  # an injected cabling error: the CLI sees what LLDP-MIB sees
+                    peer_name, peer_port = f.get("device", peer_name), f.get("interface", peer_port)
+                peer = d.devices.get(peer_name)
+                ap = d.ap_by_name.get(peer_name)
                 if peer is not None or ap is not None:
-                    pdev = inv.devices[i.peer[0]]
+                    pdev = inv.devices[peer_name]
                     neighbors[i.name] = {
-                        "name": i.peer[0], "port": i.peer[1],
-                        "port_desc": peer.by_name[i.peer[1]].alias if peer and i.peer[1] in peer.by_name else "",
+                        "name": peer_name, "port": peer_port,
+                        "port_desc": peer.by_name[peer_port].alias if peer and peer_port in peer.by_name else "",
                         "chassis": _mac(peer.chassis_mac if peer else ap.mac),  # type: ignore[union-attr]
                         "address": str(pdev.mgmt_address), "sysdescr": f"{pdev.vendor.value if pdev.vendor else ''} {pdev.model}",
                     }

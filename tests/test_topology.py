@@ -96,3 +96,25 @@ def test_lab_cabling_mismatch_reported_exactly(lab_env, faults, tmp_path, demo) 
     (f,) = observe()
     assert (f.kind, f.device, f.port, f.expected, f.observed) == (
         "ring-order", "pop04-rn04", "Ten-GigabitEthernet1/0/1", "pop05-rn05:Ten-GigabitEthernet1/0/2", "pop06-rn06:Ten-GigabitEthernet1/0/2")
+
+
+@pytest.mark.server
+def test_cabling_mismatch_seen_over_ssh_too(lab_env, faults, demo) -> None:
+    """The same check from `display lldp neighbor-information verbose`, parsed by ntc-templates."""
+    from collectors.ssh_lldp import lldp_over_ssh
+
+    cfg, _, _ = lab_env
+    pw = cfg.secret(cfg.auths.ssh["lab-netops"].password, "ssh")
+    node = demo.devices["pop04-rn04"]  # an H3C ring node
+    oper = {node.name: {i.name: True for i in node.interfaces}}
+    r = lldp_over_ssh(node, "netops", pw, port=cfg.lab.ssh_port)
+    assert r.ok, r.error
+    assert compare(demo, {node.name: r.neighbors}, oper) == []
+    faults.fault("lldp-mismatch", "pop04-rn04:Ten-GigabitEthernet1/0/1", device="pop06-rn06", interface="Ten-GigabitEthernet1/0/2")
+    r = lldp_over_ssh(node, "netops", pw, port=cfg.lab.ssh_port)
+    (f,) = compare(demo, {node.name: r.neighbors}, oper)
+    assert (f.kind, f.port, f.observed) == ("ring-order", "Ten-GigabitEthernet1/0/1", "pop06-rn06:Ten-GigabitEthernet1/0/2")
+    for dev in ("pop03-rn03", "sch001-cs01", "kg003-rt01"):  # Huawei, Cisco, Ruijie CLIs agree with the inventory
+        d = demo.devices[dev]
+        r = lldp_over_ssh(d, "netops", pw, port=cfg.lab.ssh_port)
+        assert r.ok and compare(demo, {dev: r.neighbors}, {dev: {i.name: True for i in d.interfaces}}) == []
