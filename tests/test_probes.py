@@ -81,11 +81,12 @@ def test_dns_check_against_a_local_responder() -> None:
             except TimeoutError:
                 continue
             q = DNS(data)
-            name = q.qd.qname.decode().rstrip(".")
+            qd = q.qd[0]
+            name = qd.qname.decode().rstrip(".")
             if name == "learning.example.edu.cn":
-                r = DNS(id=q.id, qr=1, aa=1, qd=q.qd, an=DNSRR(rrname=q.qd.qname, rdata="127.20.0.10"))
+                r = DNS(id=q.id, qr=1, aa=1, qd=qd, an=DNSRR(rrname=qd.qname, rdata="127.20.0.10"))
             else:
-                r = DNS(id=q.id, qr=1, rcode=3, qd=q.qd)
+                r = DNS(id=q.id, qr=1, rcode=3, qd=qd)
             s.sendto(bytes(r), addr)
 
     t = threading.Thread(target=serve, daemon=True)
