@@ -537,6 +537,29 @@ def probe(site: SiteOpt = None, role: RoleOpt = None, count: int = 3, timeout: f
         raise typer.Exit(1)
 
 
+rules_app = typer.Typer(help="Prometheus rules rendered from config.yaml's thresholds.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("render")
+def rules_render(out_dir: Annotated[Path | None, typer.Option("--out", help="folder (default: STATE/rules)")] = None) -> None:
+    """Render rules/templates/*.j2 with config.yaml `alerting:` and check them with promtool."""
+    import shutil
+    import subprocess
+
+    from .rules import write_rules
+
+    cfg = get_config()
+    paths = write_rules(cfg, out_dir)
+    exe = shutil.which("promtool")
+    if exe:
+        r = subprocess.run([exe, "check", "rules", *map(str, paths)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise fail(r.stdout + r.stderr)
+    for p in paths:
+        out.print(str(p))
+
+
 # ---------------------------------------------------------------- config
 
 

@@ -200,6 +200,43 @@ class Probes(Cfg):
     services: list[ServiceCheck] = []
 
 
+class Levels(Cfg):
+    warning: float
+    critical: float
+    for_: Duration = Field(default=600.0, alias="for")
+
+
+DEFAULT_UTILISATION = {
+    "ring-a": {"warning": 0.7, "critical": 0.9}, "ring-b": {"warning": 0.7, "critical": 0.9},
+    "core": {"warning": 0.7, "critical": 0.9}, "uplink": {"warning": 0.8, "critical": 0.95},
+    "egress": {"warning": 0.8, "critical": 0.95},
+}
+
+
+class Alerting(Cfg):
+    """Thresholds rendered into the Prometheus rules (rules/templates/*.j2): change them here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    utilisation: dict[str, Levels] = {k: Levels(**v) for k, v in DEFAULT_UTILISATION.items()}  # type: ignore[arg-type]
+    egress_total: Levels = Levels(warning=0.7, critical=0.9, **{"for": 900})
+    egress_forecast_days: int = Field(default=30, ge=1, le=365)  # warn when 80% is reached within N days
+    cpu: Levels = Levels(warning=70, critical=90)
+    memory: Levels = Levels(warning=80, critical=90)
+    ap_offline_ratio: float = Field(default=0.5, gt=0, le=1)  # AP mass offline: this share of a site's APs down
+    interface_errors_per_second: float = Field(default=5.0, ge=0)
+    rebooted_within: Duration = 900.0
+
+    @field_validator("utilisation")
+    @classmethod
+    def _kinds(cls, v: dict[str, Levels]) -> dict[str, Levels]:
+        from inventory import LinkKind
+
+        bad = set(v) - {k.value for k in LinkKind}
+        if bad:
+            raise ValueError(f"unknown link kind(s) {', '.join(sorted(bad))}; known: {', '.join(k.value for k in LinkKind)}")
+        return v
+
+
 class LabCfg(Cfg):
     """The simulated district (`emanwatch lab up`): which auths its agents accept, where it listens."""
 
@@ -225,6 +262,7 @@ class Config(Cfg):
     paths: Paths = Paths()
     lab: LabCfg = LabCfg()
     probes: Probes = Probes()
+    alerting: Alerting = Alerting()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")

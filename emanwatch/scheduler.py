@@ -255,6 +255,9 @@ class Scheduler:
         late = Metric("emanwatch_snmp_late_replies", "SNMP replies that came after their request gave up.", "counter")
         late.add_sample("emanwatch_snmp_late_replies_total", {}, float(self.engine.late))
         yield late
+        cap = Metric("emanwatch_egress_capacity_bps", "The district's internet egress capacity (inventory).", "gauge")
+        cap.add_sample("emanwatch_egress_capacity_bps", {"district": self.inv.district.name}, float(self.inv.district.egress_capacity_bps))
+        yield cap
         yield from self._topology_metrics()
 
     def _topology_metrics(self) -> Iterator[Metric]:

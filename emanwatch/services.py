@@ -115,8 +115,9 @@ def prometheus(cfg: Config, scrape_interval: str = "15s", retention: str = "15d"
         raise ServiceError("prometheus is not installed (./dev installs Debian's prometheus)")
     folder = cfg.state_dir / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
-    rules_dir = Path(__file__).resolve().parent.parent / "rules"
-    rule_files = sorted(str(p) for p in rules_dir.glob("*.rules.yml"))
+    from .rules import write_rules
+
+    rule_files = [str(p) for p in write_rules(cfg)]  # thresholds from config.yaml, rendered now
     (folder / "prometheus.yml").write_text(prometheus_config(cfg, scrape_interval, rule_files=rule_files))
     listen = cfg.listen.prometheus
     cmd = [exe, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",

@@ -39,6 +39,7 @@ HELP = {
     "emanwatch_ap_clients": "Wireless clients on the AP.",
     "emanwatch_ac_aps": "APs a controller should have (inventory) or has.",
     "emanwatch_ac_aps_online": "APs joined and serving on a controller.",
+    "emanwatch_link_capacity_bps": "Capacity of the inventory link on this port, bit/s (for utilisation).",
 }
 
 

@@ -173,6 +173,7 @@ def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: D
     gauges = [c for c in table.columns if c.type != "label"]
     label_cols = [c.name for c in table.columns if c.type == "label"]
     cache = state.row_labels
+    port_caps: dict[tuple, float] = {}
     for idx, row in rows.items():
         key = (idx, *(row.get(n) for n in label_cols))
         lab = cache.get(key)
@@ -191,6 +192,12 @@ def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: D
             cache[key] = lab
         if not lab:
             continue  # an ignored pseudo-interface
+        for k, v in lab:
+            if k == "link_capacity_bps":
+                port_caps[lab] = float(v)
+        cap = port_caps.get(lab)
+        if cap is not None:
+            out.append(Sample("emanwatch_link_capacity_bps", lab, cap))  # PromQL divides by values, not labels
         for c in gauges:
             v = row.get(c.name)
             if v is None or isinstance(v, bytes):
