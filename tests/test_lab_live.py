@@ -49,6 +49,19 @@ def one_per_vendor_and_role(demo, roles=("school-router", "core-switch", "access
     return list(picked.values())
 
 
+def start_snmp_exporter(exe: str, conf: Path, port: int) -> subprocess.Popen:
+    """The reference exporter on loopback, returned once it answers HTTP."""
+    proc = subprocess.Popen([exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc
+
+
 def bulkwalk(cfg, addr: str, oid: str, *extra: str) -> list[str]:
     r = subprocess.run(["snmpbulkwalk", "-v2c", "-c", community(cfg), "-On", "-t", "3", "-r", "1", *extra,
                         f"{addr}:{SNMP_PORT}", oid], capture_output=True, text=True, timeout=60)
@@ -120,15 +133,8 @@ def test_c_tool_and_snmp_exporter_read_every_lab_device(lab, demo, tmp_path: Pat
     conf = tmp_path / "snmp.yml"
     conf.write_text(snmp_exporter_config(community(cfg)))
     port = 19117
-    proc = subprocess.Popen([exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_snmp_exporter(exe, conf, port)
     try:
-        for _ in range(50):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
 
         def scrape(d) -> tuple[str, int]:  # noqa: ANN001
             r = httpx.get(f"http://127.0.0.1:{port}/snmp", params={"target": f"{d.mgmt_address}:{SNMP_PORT}", "module": "if_mib"}, timeout=30)
@@ -190,15 +196,8 @@ def test_snmp_exporter_reads_the_lab(lab, demo, tmp_path: Path) -> None:
     conf.write_text(snmp_exporter_config(community(cfg), {"username": a.username, "auth_password": a.auth_password,
                                                           "priv_password": a.priv_password}))
     port = 19116
-    proc = subprocess.Popen([exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_snmp_exporter(exe, conf, port)
     try:
-        for _ in range(50):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         for d in one_per_vendor_and_role(demo, roles=("school-router", "ring-node")):
             for module in ("if_mib", "if_mib_v3"):
                 r = httpx.get(f"http://127.0.0.1:{port}/snmp", params={"target": f"{d.mgmt_address}:{SNMP_PORT}", "module": module}, timeout=30)

@@ -78,22 +78,9 @@ def enc_ip(v: str) -> bytes:
 def oid_body(oid: str | tuple[int, ...]) -> bytes:
     """'1.3.6.1.2.1.1.1.0' -> the BER body of the OID (cached: OIDs repeat)."""
     arcs = tuple(int(x) for x in oid.strip(".").split(".")) if isinstance(oid, str) else oid
-    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39):
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
         raise BERError(f"invalid OID {oid!r}")
-    out = bytearray()
-    for a in (arcs[0] * 40 + arcs[1], *arcs[2:]):
-        if a < 0:
-            raise BERError(f"invalid OID {oid!r}")
-        if a < 0x80:
-            out.append(a)
-        else:
-            chunk = []
-            while a:
-                chunk.append((a & 0x7F) | 0x80)
-                a >>= 7
-            chunk[0] &= 0x7F
-            out.extend(reversed(chunk))
-    return bytes(out)
+    return index_body((arcs[0] * 40 + arcs[1], *arcs[2:]))  # the first two arcs share one sub-identifier
 
 
 def enc_oid(oid: str | tuple[int, ...] | bytes) -> bytes:
