@@ -14,7 +14,6 @@ net-snmp snmpd 0.004-0.016. Timings on a shared machine are noisy: read, do not 
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 import tempfile
@@ -23,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from procstat import cpu_seconds  # noqa: E402
 
 from collectors.snmp import ber  # noqa: E402
 from emanwatch.config import load_config, resolve_snmp_auth  # noqa: E402
@@ -35,10 +37,6 @@ AP_COLUMNS = {"huawei": ["1.3.6.1.4.1.2011.6.139.13.3.3.1.6", "1.3.6.1.4.1.2011.
               "ruijie": ["1.3.6.1.4.1.4881.1.1.10.2.56.2.1.1.1.34", "1.3.6.1.4.1.4881.1.1.10.2.56.2.1.1.1.48"],
               "cisco": ["1.3.6.1.4.1.14179.2.2.1.1.6", "1.3.6.1.4.1.14179.2.2.13.1.4"]}
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Walk:

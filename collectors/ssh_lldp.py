@@ -15,6 +15,7 @@ from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutExc
 from ntc_templates.parse import parse_output
 
 from inventory import Device
+from inventory.model import short_name
 
 # platform -> (netmiko device type, command, ntc-templates platform, neighbour-port field)
 LLDP = {
@@ -34,8 +35,6 @@ class SshLldp:
 
 
 def _full_name(device: Device, local: str) -> str:
-    from lab.model import short_name  # the same short-form rule the vendors use
-
     names = {i.name for i in device.interfaces}
     if local in names:
         return local

@@ -166,21 +166,14 @@ def ring_state(inv: Inventory, link_up: dict[tuple[str, str], bool], down_device
     return RingState(rings, overall, down_links, isolated, sorted(sites))
 
 
-def ring_state_from_results(inv: Inventory, results: Iterable[PollResult]) -> RingState:
-    link_up: dict[tuple[str, str], bool] = {}
-    down: set[str] = set()
-    for r in results:
-        if r.collector != "snmp":
-            continue
-        if not r.ok:
-            down.add(r.device)
-            continue
-        for s in r.samples:
-            if s.metric == "ifOperStatus":
-                lab = dict(s.labels)
-                if "ifDescr" in lab:
-                    link_up[(r.device, lab["ifDescr"])] = s.value == 1.0
+def ring_state_from_results(inv: Inventory, results: list[PollResult],
+                            oper: dict[str, dict[str, bool]] | None = None) -> RingState:
+    """Ring state from SNMP polls; `oper` (from observed_lldp) saves scanning the samples again."""
+    if oper is None:
+        _, oper = observed_lldp(results)
+    link_up = {(dev, ifname): up for dev, ports in oper.items() for ifname, up in ports.items()}
     ring_nodes = {d.name for d in inv.devices.values() if d.role == Role.RING_NODE}
+    down = {r.device for r in results if r.collector == "snmp" and not r.ok}
     return ring_state(inv, link_up, down & ring_nodes)
 
 
@@ -189,7 +182,8 @@ STATE_VALUE = {"up": 2.0, "degraded": 1.0, "broken": 0.0}
 
 def topology_samples(inv: Inventory, results: list[PollResult]) -> list[Sample]:
     """For the exporter: ring state, isolated nodes/sites, LLDP findings."""
-    st = ring_state_from_results(inv, results)
+    lldp, oper = observed_lldp(results)
+    st = ring_state_from_results(inv, results, oper)
     out = [Sample("emanwatch_ring_state", (("ring", k),), STATE_VALUE[v]) for k, v in st.rings.items()]
     out.append(Sample("emanwatch_ring_state", (("ring", "all"),), STATE_VALUE[st.overall]))
     for n in inv.ring_nodes():
@@ -198,7 +192,6 @@ def topology_samples(inv: Inventory, results: list[PollResult]) -> list[Sample]:
         if inv.uplink_of(s.name):
             out.append(Sample("emanwatch_site_isolated", (("site", s.name), ("site_kind", s.kind.value)),
                               1.0 if s.name in st.isolated_sites else 0.0))
-    lldp, oper = observed_lldp(results)
     for f in compare(inv, lldp, oper):
         d = inv.devices[f.device]
         out.append(Sample("emanwatch_topology_mismatch", tuple(sorted({"device": f.device, "site": d.site, "port": f.port,

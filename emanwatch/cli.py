@@ -463,7 +463,7 @@ def topology_check(site: SiteOpt = None, as_json: Annotated[bool, typer.Option("
         from fnmatch import fnmatchcase
 
         findings = [f for f in findings if any(fnmatchcase(inv.devices[f.device].site, p) for p in site)]
-    ring = ring_state_from_results(inv, results)
+    ring = ring_state_from_results(inv, results, oper)
     unpolled = sorted(r.device for r in results if not r.ok)
     if as_json:
         sys.stdout.write(json.dumps({"findings": [f.__dict__ for f in findings], "ring": ring.__dict__,
@@ -681,7 +681,6 @@ lab_app.add_typer(netns_app, name="netns")
 
 
 def _netns(nodes: int = 3, schools: int = 2, extra_ifs: int = 0):  # noqa: ANN202
-    from lab.client import LabClient  # noqa: F401 - same config rules as the lab
     from lab.netns import NetnsLab
     from lab.secrets import ensure_lab_secrets
 

@@ -83,6 +83,19 @@ PLATFORM_VENDOR: dict[str, Vendor | None] = {
     "thin_ap": None,  # managed through its AC; any vendor
 }
 
+# how Cisco, Ruijie and others abbreviate port names (ifName, `show lldp neighbors`)
+SHORT_IFNAMES = [("TenGigabitEthernet", "Te"), ("Ten-GigabitEthernet", "XGE"), ("XGigabitEthernet", "XGE"),
+                 ("GigabitEthernet", "Gi"), ("FastEthernet", "Fa")]
+
+
+def short_name(name: str) -> str:
+    """GigabitEthernet 0/1 -> Gi0/1."""
+    for long, short in SHORT_IFNAMES:
+        if name.startswith(long):
+            return short + name[len(long):].replace(" ", "")
+    return name.replace(" ", "")
+
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}

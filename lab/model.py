@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from inventory import Device, Inventory, Link, LinkKind, Role, SiteKind
+from inventory.model import short_name
 
 from .traffic import LabClock
 
@@ -44,17 +45,6 @@ def _h(*parts: object) -> int:
 def mac_for(*parts: object) -> bytes:
     # locally administered unicast: no real vendor's OUI is implied
     return bytes([0x02]) + _h(*parts).to_bytes(8, "big")[:5]
-
-
-SHORT = [("TenGigabitEthernet", "Te"), ("Ten-GigabitEthernet", "XGE"), ("XGigabitEthernet", "XGE"),
-         ("GigabitEthernet", "Gi"), ("FastEthernet", "Fa")]
-
-
-def short_name(name: str) -> str:
-    for long, short in SHORT:
-        if name.startswith(long):
-            return short + name[len(long):].replace(" ", "")
-    return name.replace(" ", "")
 
 
 class LabIf:
@@ -225,6 +215,7 @@ class LabDistrict:
 
     def _wire(self) -> None:
         inv = self.inv
+        self._link_index = {id(lk): n for n, lk in enumerate(inv.links)}  # inventory link -> its number
         self.link_ifs: dict[int, tuple[LabIf | None, LabIf | None]] = {}
         for n, link in enumerate(inv.links):
             ends = []
@@ -571,8 +562,6 @@ class LabDistrict:
             load[up] += load[d]
 
     def _link_no(self, link: Link) -> int:
-        if not hasattr(self, "_link_index"):
-            self._link_index = {id(lk): n for n, lk in enumerate(self.inv.links)}
         return self._link_index[id(link)]
 
     def _ap_online(self, name: str) -> bool:

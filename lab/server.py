@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -98,7 +99,7 @@ class LabServer:
         d = self.district
         st = self.snmp.stats
         return {
-            "pid": __import__("os").getpid(),
+            "pid": os.getpid(),
             "up_seconds": round(time.time() - self.started, 1),
             "devices": len(d.devices),
             "snmp_agents": len(self.snmp.socks),
@@ -197,7 +198,7 @@ def main() -> None:
     lab.serve_control()
     sf = state_file(cfg)
     sf.parent.mkdir(parents=True, exist_ok=True)
-    sf.write_text(json.dumps({"pid": __import__("os").getpid(), "control": cfg.lab.control, "started": lab.started}))
+    sf.write_text(json.dumps({"pid": os.getpid(), "control": cfg.lab.control, "started": lab.started}))
     log.info("lab up: %d agents, control on %s", len(lab.snmp.socks), cfg.lab.control)
     try:
         while not stop.wait(0.5):  # a timed wait, so signal handlers get to run

@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from emanwatch.config import Config
+from inventory.model import short_name
 
-from .model import LabDevice, LabDistrict, short_name
+from .model import LabDevice, LabDistrict
 
 log = logging.getLogger("emanwatch.lab.ssh")
 CLI_DIR = Path(__file__).with_name("cli")

@@ -20,8 +20,8 @@ from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
 
 from collectors.snmp import ber
 from emanwatch.config import resolve_snmp_auth
+from inventory.model import short_name
 from lab.client import LabError
-from lab.model import short_name
 from lab.reference import snmp_exporter_config
 
 from .lab_helpers import SNMP_PORT, SSH_PORT, ping, snmp_get

@@ -20,7 +20,6 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from .ber import (
-    INTEGER,
     OCTET_STRING,
     SEQUENCE,
     BERError,
@@ -224,5 +223,3 @@ def engine_id_for(enterprise: int, text: str) -> bytes:
     """RFC 3411 engine ID, text format: enterprise with the top bit set, format 4, text."""
     return (0x80000000 | enterprise).to_bytes(4, "big") + b"\x04" + text.encode()[:27]
 
-
-INTEGER_TAG = INTEGER  # re-exported for agents building reports
