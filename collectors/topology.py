@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from inventory import Inventory, LinkKind, Role
 from inventory.model import RING_KINDS
 
+from .dependency import cut_off_samples
 from .result import PollResult, Sample
 
 
@@ -192,6 +193,8 @@ def topology_samples(inv: Inventory, results: list[PollResult]) -> list[Sample]:
         if inv.uplink_of(s.name):
             out.append(Sample("emanwatch_site_isolated", (("site", s.name), ("site_kind", s.kind.value)),
                               1.0 if s.name in st.isolated_sites else 0.0))
+    link_up = {(dev, ifname): up for dev, ports in oper.items() for ifname, up in ports.items()}
+    out += cut_off_samples(inv, results, link_up)
     for f in compare(inv, lldp, oper):
         d = inv.devices[f.device]
         out.append(Sample("emanwatch_topology_mismatch", tuple(sorted({"device": f.device, "site": d.site, "port": f.port,

@@ -205,6 +205,15 @@ def serve() -> None:
     except OSError as e:
         raise fail(f"{cfg.source}: listen.exporter {cfg.listen.exporter}: {e.strerror}") from None
     out.print(f"emanwatch serving /metrics on http://{cfg.listen.exporter}/metrics; polling {len(sch.jobs)} devices")
+    from .notifier import Notifier
+
+    notifier = Notifier(cfg, inv)
+    nhost, _, nport = cfg.listen.notifier.rpartition(":")
+    try:
+        notifier.serve(nhost, int(nport))
+    except OSError as e:
+        raise fail(f"{cfg.source}: listen.notifier {cfg.listen.notifier} (or notify.smtp sink): {e.strerror}") from None
+    out.print(f"notifier: Alertmanager webhook on http://{cfg.listen.notifier}/alertmanager")
 
     inv_path = cfg.path(cfg.inventory.path)
 
@@ -239,6 +248,7 @@ def serve() -> None:
                     stamp = now
                     reload()
         sch.stop()
+        notifier.close()
 
     asyncio.run(run())
 
@@ -363,14 +373,14 @@ app.add_typer(services_app, name="services")
 
 
 def _services(cfg: Config):  # noqa: ANN202
-    from .services import emanwatch_serve, prometheus
+    from .services import alertmanager, emanwatch_serve, prometheus
 
-    return [emanwatch_serve(cfg, State.config_path), prometheus(cfg)]
+    return [emanwatch_serve(cfg, State.config_path), alertmanager(cfg, get_inventory(cfg)), prometheus(cfg)]
 
 
 @services_app.command("up")
 def services_up() -> None:
-    """Start `emanwatch serve` and Prometheus scraping it, in the background."""
+    """Start `emanwatch serve` (exporter + notifier), Alertmanager and Prometheus, in the background."""
     from .services import ServiceError
 
     cfg = get_config()
@@ -389,6 +399,45 @@ def services_down() -> None:
     cfg = get_config()
     for svc in reversed(_services(cfg)):
         out.print(f"{svc.name}: {'stopped' if svc.stop() else 'not running'}")
+
+
+@app.command("alerts")
+def alerts(
+    sent: Annotated[bool, typer.Option("--sent", help="the messages the local sinks received instead (demo)")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 20,
+) -> None:
+    """What Alertmanager holds now (firing, muted by a root cause or not), or what was delivered."""
+    import json
+
+    import httpx
+
+    cfg = get_config()
+    try:
+        if sent:
+            recs = httpx.get(f"http://{cfg.listen.notifier}/sink", timeout=10).json()
+            for r in recs[-limit:]:
+                body = r["body"]
+                if r["kind"] != "email":
+                    md = json.loads(body)["markdown"]
+                    body = md.get("content") or md.get("text", "")
+                else:
+                    body = body.split("\n\n", 1)[-1]
+                out.print(f"[bold]{r['kind']} -> {r['name']}[/bold]")
+                out.print("    " + body.strip().replace("\n", "\n    "), markup=False)
+            return
+        got = httpx.get(f"http://{cfg.listen.alertmanager}/api/v2/alerts", timeout=10).json()
+    except httpx.HTTPError as e:
+        raise fail(f"not answering ({e}); `emanwatch services up` starts the notifier and Alertmanager") from None
+    from rich.table import Table
+
+    t = Table("alert", "severity", "site", "device / link", "state", "since")
+    for a in sorted(got, key=lambda a: a["startsAt"])[-limit:]:
+        lab = a["labels"]
+        st = a["status"]
+        state = st["state"] + (f" (by {lab.get('cut_by')})" if st.get("inhibitedBy") and lab.get("cut_by") else "")
+        t.add_row(lab.get("alertname", ""), lab.get("severity", ""), lab.get("site", ""),
+                  lab.get("device") or lab.get("link") or lab.get("carrier", ""), state, a["startsAt"][:19])
+    out.print(t)
 
 
 @app.command("query")
@@ -539,6 +588,24 @@ def probe(site: SiteOpt = None, role: RoleOpt = None, count: int = 3, timeout: f
 
 rules_app = typer.Typer(help="Prometheus rules rendered from config.yaml's thresholds.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("alertmanager")
+def rules_alertmanager(out_file: Annotated[Path | None, typer.Option("--out", help="file (default: STATE/alertmanager/alertmanager.yml)")] = None) -> None:
+    """Generate Alertmanager's config from the inventory's rosters and check it with amtool."""
+    import shutil
+    import subprocess
+
+    from .alertmanager import write_alertmanager_config
+
+    cfg = get_config()
+    path = write_alertmanager_config(cfg, get_inventory(cfg), out_file or cfg.state_dir / "alertmanager" / "alertmanager.yml")
+    exe = shutil.which("amtool")
+    if exe:
+        r = subprocess.run([exe, "check-config", str(path)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise fail(r.stdout + r.stderr)
+    out.print(str(path))
 
 
 @rules_app.command("render")

@@ -177,6 +177,7 @@ class Listen(Cfg):
     exporter: HostPort = "127.0.0.1:9810"
     notifier: HostPort = "127.0.0.1:9811"
     prometheus: HostPort = "127.0.0.1:9090"
+    alertmanager: HostPort = "127.0.0.1:9093"
 
 
 class ServiceCheck(Cfg):
@@ -225,6 +226,14 @@ class Alerting(Cfg):
     ap_offline_ratio: float = Field(default=0.5, gt=0, le=1)  # AP mass offline: this share of a site's APs down
     interface_errors_per_second: float = Field(default=5.0, ge=0)
     rebooted_within: Duration = 900.0
+    rate_window: Duration = Field(default=300.0, ge=1.0)  # rate() window of utilisation and error alerts
+    outage_for: Duration = 60.0  # DeviceDown, LinkDown, RingDegraded, SiteIsolated, EgressRedundancyLost
+    # a root cause (root="yes") keeps firing this long after it recovers, so that what it cut off
+    # resolves first (about two poll intervals: the dependents must be polled again)
+    root_hold: Duration = 120.0
+    ap_offline_for: Duration = 300.0
+    errors_for: Duration = 300.0  # InterfaceErrors
+    collection_for: Duration = 300.0  # SnmpAgentProblem, PollFailing, ServiceUnreachable
 
     @field_validator("utilisation")
     @classmethod
@@ -235,6 +244,40 @@ class Alerting(Cfg):
         if bad:
             raise ValueError(f"unknown link kind(s) {', '.join(sorted(bad))}; known: {', '.join(k.value for k in LinkKind)}")
         return v
+
+
+class Smtp(Cfg):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "emanwatch@localhost"
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None  # env:/file: reference
+
+    @field_validator("password")
+    @classmethod
+    def _ref(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("env:", "file:")):
+            raise ValueError("must be a secret reference (env:NAME or file:PATH), not the secret itself")
+        return v
+
+
+class Notify(Cfg):
+    """Who hears about what: Alertmanager's routes are generated from the inventory's rosters; these
+    are the timings and the delivery settings of emanwatch's notifier."""
+
+    language: Literal["zh", "en"] = "zh"
+    dashboard_url: str = "http://127.0.0.1:3000/d/emanwatch-district"  # the link in every message
+    group_wait: Duration = 30.0
+    group_interval: Duration = 300.0
+    repeat_interval: Duration = 14400.0
+    resolve_timeout: Duration = 300.0
+    smtp: Smtp | None = None  # no SMTP: email addresses in the roster are not used
+    retries: int = Field(default=8, ge=0, le=100)  # per message and channel, with doubling backoff
+    retry_backoff: Duration = 5.0
+    timeout: Duration = 10.0  # per delivery attempt
+    # the demo's stand-ins for the robots and the mail server: /sink on listen.notifier, SMTP on notify.smtp
+    local_sinks: bool = False
 
 
 class LabCfg(Cfg):
@@ -263,6 +306,7 @@ class Config(Cfg):
     lab: LabCfg = LabCfg()
     probes: Probes = Probes()
     alerting: Alerting = Alerting()
+    notify: Notify = Notify()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")
@@ -298,6 +342,8 @@ class Config(Cfg):
                     ref = getattr(auth, fld, None)
                     if ref is not None:
                         out.append((f"auths.{kind}.{name}.{fld}", ref))
+        if self.notify.smtp and self.notify.smtp.password:
+            out.append(("notify.smtp.password", self.notify.smtp.password))
         return out
 
 

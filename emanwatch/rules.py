@@ -14,8 +14,11 @@ RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 def render_rules(cfg: Config) -> dict[str, str]:
     """{file name: rendered YAML}, checked to parse."""
+    # [[ ]] and [% %]: Prometheus' own {{ }} templates in the annotations pass through untouched
     env = Environment(loader=FileSystemLoader(str(RULES_DIR / "templates")), undefined=StrictUndefined,
-                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                      variable_start_string="[[", variable_end_string="]]", block_start_string="[%",
+                      block_end_string="%]", comment_start_string="[#", comment_end_string="#]")
     out = {}
     for t in sorted((RULES_DIR / "templates").glob("*.j2")):
         text = env.get_template(t.name).render(alerting=cfg.alerting)

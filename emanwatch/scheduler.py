@@ -78,6 +78,8 @@ class Scheduler:
         self._labels_cache: dict[str, dict[str, str]] = {}
         self._probe_warned = False
         self._topology: tuple[float, list] = (0.0, [])
+        # recomputed at most this often on scrape; never staler than half the fastest poll interval
+        self.topology_every = min([10.0] + [v / 2 for v in cfg.polling.intervals.values()])
         self.jobs = self._build(inv)
 
     def _build(self, inv: Inventory) -> dict[str, PollJob]:
@@ -261,16 +263,19 @@ class Scheduler:
         yield from self._topology_metrics()
 
     def _topology_metrics(self) -> Iterator[Metric]:
-        """Ring state, isolated nodes and sites, LLDP vs inventory: from the latest polls, every 10 s at most."""
+        """Ring state, isolated nodes and sites, root causes, LLDP vs inventory: from the latest polls."""
         from collectors.topology import topology_samples
 
         at, samples = self._topology
-        if time.time() - at > 10:
+        if time.time() - at > self.topology_every:
             samples = topology_samples(self.inv, self.store.results())
             self._topology = (time.time(), samples)
         helps = {"emanwatch_ring_state": "Ring state: 2 both directions up, 1 degraded (redundancy lost), 0 broken (nodes isolated).",
                  "emanwatch_ring_node_isolated": "1 if the ring node cannot reach the core over either ring.",
                  "emanwatch_site_isolated": "1 if the site has no live path to the core.",
+                 "emanwatch_device_cut_off": "1 for a device that answers nothing: cut_by names the root cause (itself when root=yes).",
+                 "emanwatch_link_down": "1 for a link that is down: cut_by names the root cause (the link itself when root=yes).",
+                 "emanwatch_site_cut_off": "1 for a site whose uplink device is down or cut off: cut_by names the root cause.",
                  "emanwatch_topology_mismatch": "LLDP disagrees with the inventory's links (kind: missing, unexpected, wrong-port, ring-order)."}
         fams: dict[str, Metric] = {}
         for s in samples:

@@ -1,5 +1,5 @@
 """Real servers the demo and the end-to-end tests run beside emanwatch, as background processes
-on loopback: Debian's Prometheus (and, as their issues land, Alertmanager and VictoriaMetrics).
+on loopback: Debian's Prometheus and Alertmanager (and, as its issue lands, VictoriaMetrics).
 
 Each service gets its folder under the state dir (config, data, log, pid); `stop` kills only the
 process that folder's pid file names.
@@ -109,7 +109,7 @@ def prometheus_config(cfg: Config, scrape_interval: str = "15s", rule_files: lis
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def prometheus(cfg: Config, scrape_interval: str = "15s", retention: str = "15d") -> Service:
+def prometheus(cfg: Config, scrape_interval: str = "15s", retention: str = "15d", with_alertmanager: bool = True) -> Service:
     exe = shutil.which("prometheus")
     if exe is None:
         raise ServiceError("prometheus is not installed (./dev installs Debian's prometheus)")
@@ -118,12 +118,28 @@ def prometheus(cfg: Config, scrape_interval: str = "15s", retention: str = "15d"
     from .rules import write_rules
 
     rule_files = [str(p) for p in write_rules(cfg)]  # thresholds from config.yaml, rendered now
-    (folder / "prometheus.yml").write_text(prometheus_config(cfg, scrape_interval, rule_files=rule_files))
+    (folder / "prometheus.yml").write_text(prometheus_config(cfg, scrape_interval, rule_files=rule_files,
+                                                             alertmanager=cfg.listen.alertmanager if with_alertmanager else None))
     listen = cfg.listen.prometheus
     cmd = [exe, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
            f"--web.listen-address={listen}", f"--storage.tsdb.retention.time={retention}",
            "--rules.alert.resend-delay=2s", "--web.enable-lifecycle"]
     return Service("prometheus", cmd, f"http://{listen}/-/ready", folder)
+
+
+def alertmanager(cfg: Config, inv, folder: Path | None = None) -> Service:  # noqa: ANN001
+    """Debian's Alertmanager with the config generated from the inventory; no cluster (one instance)."""
+    exe = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if exe is None:
+        raise ServiceError("prometheus-alertmanager is not installed (./dev installs it)")
+    from .alertmanager import write_alertmanager_config
+
+    folder = folder or cfg.state_dir / "alertmanager"
+    path = write_alertmanager_config(cfg, inv, folder / "alertmanager.yml")
+    listen = cfg.listen.alertmanager
+    cmd = [exe, f"--config.file={path}", f"--storage.path={folder / 'data'}", f"--web.listen-address={listen}",
+           "--cluster.listen-address="]
+    return Service("alertmanager", cmd, f"http://{listen}/-/ready", folder)
 
 
 def emanwatch_serve(cfg: Config, config_path: Path | None) -> Service:

@@ -32,7 +32,7 @@ def stack(lab_env, tmp_path_factory):
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     scfg = load_config(p)
-    services: list[Service] = [emanwatch_serve(scfg, p), prometheus(scfg, scrape_interval="5s")]
+    services: list[Service] = [emanwatch_serve(scfg, p), prometheus(scfg, scrape_interval="5s", with_alertmanager=False)]
     for s in services:
         s.start(timeout=90)
     yield scfg, client

@@ -55,7 +55,7 @@ def device_labels(inv: Any, name: str) -> DeviceLabels:
     ports = {}
     for lk in inv.links_by_device.get(name, []):
         mine, other = (lk.a, lk.b) if lk.a.device == name else (lk.b, lk.a)
-        lab = {"link_kind": lk.kind.value, "peer_device": other.device, "peer_interface": other.interface,
+        lab = {"link": lk.name, "link_kind": lk.kind.value, "peer_device": other.device, "peer_interface": other.interface,
                "link_capacity_bps": str(lk.capacity_bps)}
         if lk.carrier:
             lab["carrier"] = lk.carrier
