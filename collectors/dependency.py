@@ -15,7 +15,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from inventory import Inventory, Role
+from inventory import Inventory, LinkKind, Role
 from inventory.model import Link
 
 from .result import PollResult, Sample
@@ -93,12 +93,14 @@ def cut_off(inv: Inventory, down: set[str], link_up: dict[tuple[str, str], bool]
             out.links[lk.name] = (out.devices[roots[0]][0], False)
         elif link_down(lk):
             out.links[lk.name] = (lk.name, True)
-    for s in inv.sites.values():
-        for lk in inv.uplink_of(s.name):
-            if lk.a.device in out.devices:
-                out.sites[s.name] = out.devices[lk.a.device][0]
-            elif lk.name in out.links and s.name not in out.sites:
-                out.sites[s.name] = out.links[lk.name][0]
+    for lk in inv.links:  # a campus uplink's a-end is the school's router (inv.uplink_of)
+        if lk.kind != LinkKind.UPLINK:
+            continue
+        site = inv.devices[lk.a.device].site
+        if lk.a.device in out.devices:
+            out.sites[site] = out.devices[lk.a.device][0]
+        elif lk.name in out.links and site not in out.sites:
+            out.sites[site] = out.links[lk.name][0]
     return out
 
 

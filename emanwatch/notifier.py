@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -300,8 +301,8 @@ class Notifier:
                     return reply(404, {"error": "POST /sink/<wecom|dingtalk>/<name>"})
                 self.outbox.record_sink(parts[1], parts[2], raw.decode("utf-8", "replace"))
                 return reply(200, {"errcode": 0, "errmsg": "ok"})
-            qs = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
-            return reply(200, self.outbox.sink(int(qs.get("since", 0))))
+            since = parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
+            return reply(200, self.outbox.sink(int(since) if since.isdigit() else 0))
         if path == "/status":
             return reply(200, {"queue": self.outbox.counts(), **self.stats})
         return reply(404, {"error": "POST /alertmanager"})
