@@ -75,3 +75,12 @@ def ping(addr: str, timeout: float = 1.0) -> bool:
     finally:
         s.close()
     return False
+
+
+def prom_query(cfg, q: str) -> list[dict]:
+    """An instant PromQL query against the test's Prometheus (cfg.listen.prometheus)."""
+    import httpx
+
+    r = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/query", params={"query": q}, timeout=10)
+    r.raise_for_status()
+    return r.json()["data"]["result"]

@@ -24,6 +24,8 @@ from emanwatch.config import load_config
 from emanwatch.services import Service, alertmanager, emanwatch_serve, prometheus
 from inventory import LinkKind, load_inventory
 
+from .lab_helpers import prom_query
+
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 POLL, SCRAPE, FOR, RATE_WINDOW, GROUP_WAIT = 5, 5, 15, 30, 10
@@ -95,25 +97,19 @@ def stack(lab_env, tmp_path_factory):
             s.stop()
 
 
-def _query(cfg, q: str) -> list[dict]:
-    r = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/query", params={"query": q}, timeout=10)
-    r.raise_for_status()
-    return r.json()["data"]["result"]
-
-
 def _wait_healthy(cfg, inv) -> None:
     """Every polled device answers and nothing is firing before the first fault (a clean baseline)."""
     n = sum(1 for d in inv.devices.values() if d.status.polled and d.role.value in ROLES and d.snmp_auth)
     deadline = time.time() + 120
     while time.time() < deadline:
-        ok = _query(cfg, 'count(emanwatch_poll_success{collector="snmp"} == 1)')
-        if ok and int(float(ok[0]["value"][1])) == n and _query(cfg, "emanwatch:egress_utilisation:total"):
+        ok = prom_query(cfg, 'count(emanwatch_poll_success{collector="snmp"} == 1)')
+        if ok and int(float(ok[0]["value"][1])) == n and prom_query(cfg, "emanwatch:egress_utilisation:total"):
             break
         time.sleep(2)
     else:
         raise AssertionError(f"not every device polled OK within 120 s (want {n})")
     time.sleep(RATE_WINDOW)  # rates need a window of samples
-    firing = _query(cfg, 'ALERTS{alertstate="firing"}')
+    firing = prom_query(cfg, 'ALERTS{alertstate="firing"}')
     assert not firing, f"alerts firing before any fault: {[a['metric'] for a in firing]}"
 
 

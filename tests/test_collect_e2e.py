@@ -16,6 +16,8 @@ import yaml
 from emanwatch.config import load_config
 from emanwatch.services import Service, emanwatch_serve, prometheus
 
+from .lab_helpers import prom_query
+
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 INTERVALS = {"ring-node": "5s", "core": "5s", "egress": "5s", "firewall": "5s", "school-router": "5s", "ac": "10s"}
@@ -40,17 +42,11 @@ def stack(lab_env, tmp_path_factory):
         s.stop()
 
 
-def query(cfg, q: str) -> list[dict]:
-    r = httpx.get(f"http://{cfg.listen.prometheus}/api/v1/query", params={"query": q}, timeout=10)
-    r.raise_for_status()
-    return r.json()["data"]["result"]
-
-
 def wait_for(cfg, q: str, cond, timeout: float = 60.0) -> list[dict]:
     deadline = time.time() + timeout
     res: list[dict] = []
     while time.time() < deadline:
-        res = query(cfg, q)
+        res = prom_query(cfg, q)
         if cond(res):
             return res
         time.sleep(1)
@@ -69,9 +65,9 @@ def test_promql_sees_the_district(stack, demo) -> None:
     aps = [d for d in demo.devices.values() if d.role.value == "ap" and d.site == "sch001" and d.status.polled]
     (res,) = wait_for(cfg, 'emanwatch_ac_aps_online{site="sch001"}', lambda r: len(r) == 1, 30)
     assert int(float(res["value"][1])) == len(aps)
-    (cpu,) = query(cfg, 'emanwatch_cpu_percent{device="sch001-rt01"}')
+    (cpu,) = prom_query(cfg, 'emanwatch_cpu_percent{device="sch001-rt01"}')
     assert 0 <= float(cpu["value"][1]) <= 100
-    assert query(cfg, 'emanwatch_poll_duration_seconds{device="nc-rn01"}')
+    assert prom_query(cfg, 'emanwatch_poll_duration_seconds{device="nc-rn01"}')
     # the probes sweep every address (APs too), the ring is whole, the rules are loaded
     n_addr = sum(1 for d in demo.devices.values() if d.status.polled)
     wait_for(cfg, 'count(emanwatch_poll_success{collector="icmp"} == 1)', lambda r: r and int(float(r[0]["value"][1])) == n_addr, 60)
@@ -90,10 +86,10 @@ def test_device_down_seen_within_one_interval(stack) -> None:
         # one 5 s interval + 2 s timeout x 2 tries + a 5 s scrape
         wait_for(cfg, 'emanwatch_poll_success{collector="snmp", device="sch010-rt01"}', lambda r: r and r[0]["value"][1] == "0", 5 + 4 + 5 + 5)
         took = time.time() - t0
-        (err,) = query(cfg, 'emanwatch_poll_error{collector="snmp", device="sch010-rt01"}')
+        (err,) = prom_query(cfg, 'emanwatch_poll_error{collector="snmp", device="sch010-rt01"}')
         assert err["metric"]["reason"] == "timeout"
         # the others are unaffected
-        ok = query(cfg, 'emanwatch_poll_success{collector="snmp", device=~"sch01[1-9]-rt01"}')
+        ok = prom_query(cfg, 'emanwatch_poll_success{collector="snmp", device=~"sch01[1-9]-rt01"}')
         assert ok and all(x["value"][1] == "1" for x in ok)
         assert took < 20
     finally:
