@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from ipaddress import IPv4Network, ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -262,6 +263,47 @@ class Smtp(Cfg):
         return v
 
 
+class ChangeWindow(Cfg):
+    """When configuration changes are approved: days (mon..sun) and a CST time range (may cross midnight)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["sat", "sun"]
+    start: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ComplianceException(Cfg):
+    """A failed check accepted for a device or a whole site, with the reason, until `expires`."""
+
+    check: str
+    device: str | None = None
+    site: str | None = None
+    reason: str = Field(min_length=4)
+    expires: date
+
+    @model_validator(mode="after")
+    def _scope(self) -> ComplianceException:
+        if not self.device and not self.site:
+            raise ValueError("an exception names a 'device' or a 'site'")
+        return self
+
+
+class Ssh(Cfg):
+    """SSH collection (netmiko): config backup and the 等保 audit."""
+
+    port: int = Field(default=22, ge=1, le=65535)
+    timeout: Duration = 20.0  # connect, login and each command's output
+    concurrency: int = Field(default=32, ge=1, le=512)
+    # pin-first-use: a device's first key is stored (logged); strict: unknown keys are refused.
+    # A key that differs from the stored one is refused either way.
+    host_keys: Literal["pin-first-use", "strict"] = "pin-first-use"
+    known_hosts: str = "var/ssh/known_hosts"
+    audit_every: Duration = 21600.0  # serve: backup + audit of every device with an ssh_auth
+    roles: list[Role] = []  # limit the scheduled audit to these roles (empty: all with an ssh_auth)
+    change_windows: list[ChangeWindow] = [ChangeWindow()]
+    changed_hold: Duration = 86400.0  # a change outside the windows is reported this long
+    exceptions: list[ComplianceException] = []
+
+
 class Notify(Cfg):
     """Who hears about what: Alertmanager's routes are generated from the inventory's rosters; these
     are the timings and the delivery settings of emanwatch's notifier."""
@@ -307,9 +349,20 @@ class Config(Cfg):
     probes: Probes = Probes()
     alerting: Alerting = Alerting()
     notify: Notify = Notify()
+    ssh: Ssh = Ssh()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")
+
+    @model_validator(mode="after")
+    def _window_holds_polls(self) -> Config:
+        # the utilisation rules average the poller's per-poll rates over the window: a window shorter
+        # than two polls of the slowest role would hold one sample or none (no utilisation, no alert)
+        slowest = max(self.polling.intervals.values(), default=0.0)
+        if self.alerting.rate_window < 2 * slowest:
+            raise ValueError(f"alerting.rate_window ({self.alerting.rate_window:g}s) must hold at least two polls "
+                             f"of the slowest polling.intervals entry ({slowest:g}s): make it >= {2 * slowest:g}s")
+        return self
 
     @property
     def base_dir(self) -> Path:

@@ -28,6 +28,10 @@ from collectors.store import ResultStore
 HELP = {
     "ifHCInOctets": "Octets received (IF-MIB ifHCInOctets; 32-bit agents extended to 64 bits by emanwatch).",
     "ifHCOutOctets": "Octets sent (IF-MIB ifHCOutOctets; 32-bit agents extended to 64 bits by emanwatch).",
+    "emanwatch_if_in_bps": "Received bit/s between the last two polls (from ifHCInOctets and the read times).",
+    "emanwatch_if_out_bps": "Sent bit/s between the last two polls (from ifHCOutOctets and the read times).",
+    "emanwatch_if_in_errors_per_second": "Input errors per second between the last two polls.",
+    "emanwatch_if_out_errors_per_second": "Output errors per second between the last two polls.",
     "ifOperStatus": "IF-MIB ifOperStatus: 1 up, 2 down.",
     "ifAdminStatus": "IF-MIB ifAdminStatus: 1 up, 2 down.",
     "ifHighSpeed": "IF-MIB ifHighSpeed, Mbit/s.",

@@ -62,6 +62,10 @@ def test_promql_sees_the_district(stack, demo) -> None:
               'rate(ifHCInOctets{link_kind="uplink", device="sch001-rt01"}[30s]) * 8'):
         res = wait_for(cfg, q, lambda r: r and any(float(x["value"][1]) > 0 for x in r), 60)
         assert all(float(x["value"][1]) < 10e9 for x in res), q
+    # the poller's own per-poll rates (what the utilisation rules average): on every carrier, within its capacity
+    res = wait_for(cfg, 'emanwatch_if_in_bps{link_kind="egress"} / on (device, ifIndex) emanwatch_link_capacity_bps',
+                   lambda r: len(r) == 3, 30)
+    assert all(0 < float(x["value"][1]) < 1.0 for x in res), res
     aps = [d for d in demo.devices.values() if d.role.value == "ap" and d.site == "sch001" and d.status.polled]
     (res,) = wait_for(cfg, 'emanwatch_ac_aps_online{site="sch001"}', lambda r: len(r) == 1, 30)
     assert int(float(res["value"][1])) == len(aps)

@@ -45,6 +45,7 @@ def test_defaults_when_sections_are_missing(tmp_path: Path) -> None:
     ({"listen": {"exporter": "localhost"}}, ["listen.exporter", "HOST:PORT"]),
     ({"inventory": {"allowed_ranges": ["127.0.0.0/33"]}}, ["inventory.allowed_ranges.0"]),
     ("inventory:\n  path: [\n", ["config.yaml:3", "YAML syntax"]),
+    ({"alerting": {"rate_window": "2m"}}, ["alerting.rate_window", "two polls", "120s"]),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, doc, needles: list[str]) -> None:
     with pytest.raises(InputError) as exc:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from collectors.snmp.client import SnmpEngine, Target
-from collectors.snmp.poller import DeviceState, _extend32, device_labels, poll_device
+from collectors.snmp.poller import DeviceState, _extend32, _rate, device_labels, poll_device
 from collectors.snmp.profiles import load_profile, profile_for
 from emanwatch.config import resolve_snmp_auth
 
@@ -42,6 +42,17 @@ def test_extend32_wrap_and_restart() -> None:
     assert _extend32(st, "x", b"\x01", 704, False) == 4_294_967_000 + 1000  # wrapped: +2**32
     assert _extend32(st, "x", b"\x01", 5000, False) == 4_294_967_000 + 1000 + 4296
     assert _extend32(st, "x", b"\x01", 10, True) == 10  # restart (sysUpTime went back): start over, no huge rate
+
+
+def test_per_poll_rate_is_left_out_when_it_cannot_be_known() -> None:
+    st = DeviceState()
+    assert _rate(st, "x", b"\x01", 1000.0, 10.0, False) is None  # first reading
+    assert _rate(st, "x", b"\x01", 3000.0, 12.0, False) == 1000.0
+    assert _rate(st, "x", b"\x02", 5.0, 12.0, False) is None  # another interface has its own history
+    assert _rate(st, "x", b"\x01", 500.0, 13.0, False) is None  # went back: a counter reset, not a negative rate
+    assert _rate(st, "x", b"\x01", 1500.0, 14.0, False) == 1000.0  # and from there on again
+    assert _rate(st, "x", b"\x01", 9e9, 15.0, True) is None  # the device restarted: no spike
+    assert _rate(st, "x", b"\x01", 9e9 + 10, 15.0, False) is None  # same read time: no division by zero
 
 
 def test_every_vendor_and_auth(lab, demo) -> None:
@@ -81,6 +92,10 @@ def test_counter_wrap_fault_falls_back_to_32_bit(lab, faults, demo) -> None:
     b = {dict(s.labels)["ifIndex"]: s.value for s in r3.samples if s.metric == "ifHCInOctets"}
     assert a and all(b[k] >= a[k] for k in a)  # monotonic, even across a 32-bit wrap
     assert all(b[k] - a[k] < 2e9 for k in a)  # and never a huge jump
+    # the per-poll rates go on through the switch to 32-bit columns, within each link's capacity
+    rates = [(dict(s.labels), s.value) for s in r3.samples if s.metric == "emanwatch_if_in_bps"]
+    assert rates and all(v >= 0 for _, v in rates)
+    assert all(v <= 1.05 * float(lab_["link_capacity_bps"]) for lab_, v in rates if "link_capacity_bps" in lab_)
 
 
 def test_agent_reboot_v3_and_restart(lab, faults, demo) -> None:
@@ -94,6 +109,8 @@ def test_agent_reboot_v3_and_restart(lab, faults, demo) -> None:
     up1 = next(s.value for s in r1.samples if s.metric == "emanwatch_uptime_seconds")
     up2 = next(s.value for s in r2.samples if s.metric == "emanwatch_uptime_seconds")
     assert up2 < 10 < up1
+    # no rate on the first poll (one reading) nor across the restart (counters started again)
+    assert not any(s.metric == "emanwatch_if_in_bps" for s in r1.samples + r2.samples)
 
 
 def test_wrong_platform_is_named(lab, demo) -> None:

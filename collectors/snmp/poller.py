@@ -31,6 +31,7 @@ class DeviceState:
     hc: bool | None = None  # None: not known yet
     uptime: float | None = None
     counters32: dict[tuple[str, bytes], tuple[int, int]] = field(default_factory=dict)  # (metric, index) -> (raw, synthetic)
+    last_read: dict[tuple[str, bytes], tuple[float, float]] = field(default_factory=dict)  # (metric, index) -> (value, time)
     polls: int = 0
     # a row's labels rarely change between polls: the same tuple object is reused (and its text)
     row_labels: dict[tuple, tuple] = field(default_factory=dict)
@@ -120,10 +121,11 @@ async def _poll(engine: SnmpEngine, target: Target, profile: Profile, labels: De
         for hc, low in fallback.items():
             walked[hc] = [(_reroot(oid, low, hc), tag, v) for oid, tag, v in extra.get(low, [])]
     state.hc = have_hc if fallback else None
+    read_at = time.time()  # when the counters were read: the time base of the per-poll rates
 
     skip = [re.compile(x) for x in profile.ignore_interfaces]
     for table in profile.tables.values():
-        out.extend(_table(table, walked, base, labels, state, have_hc or not fallback, restarted, skip))
+        out.extend(_table(table, walked, base, labels, state, have_hc or not fallback, restarted, skip, read_at))
     out.extend(_device_metrics(profile, walked, base))
     if profile.aps and is_ac:
         out.extend(_aps(profile, walked, base, labels))
@@ -160,7 +162,7 @@ def _reroot(oid: bytes, old: str, new: str) -> bytes:
 
 
 def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: DeviceState, hc: bool, restarted: bool,
-           skip: list[re.Pattern] | None = None) -> list[Sample]:
+           skip: list[re.Pattern] | None = None, read_at: float | None = None) -> list[Sample]:
     rows: dict[bytes, dict[str, Any]] = {}
     for col in table.columns:
         root_len = len(ber.oid_body(col.oid))
@@ -205,7 +207,22 @@ def _table(table: Any, walked: dict, base: tuple, labels: DeviceLabels, state: D
             if c.fallback32 and not hc:
                 v = _extend32(state, c.name, idx, int(v), restarted)
             out.append(Sample(c.name, lab, float(v), c.type))
+            if c.rate and read_at is not None:
+                r = _rate(state, c.name, idx, float(v), read_at, restarted)
+                if r is not None:
+                    out.append(Sample(c.rate, lab, r * c.rate_scale))
     return out
+
+
+def _rate(state: DeviceState, metric: str, idx: bytes, value: float, at: float, restarted: bool) -> float | None:
+    """Per-second increase since the last poll; None on the first poll, after a restart or a reset
+    (a rate that cannot be known is left out rather than shown as zero or as a spike)."""
+    key = (metric, idx)
+    prev = state.last_read.get(key)
+    state.last_read[key] = (value, at)
+    if prev is None or restarted or value < prev[0] or at <= prev[1]:
+        return None
+    return (value - prev[0]) / (at - prev[1])
 
 
 def _extend32(state: DeviceState, metric: str, idx: bytes, raw: int, restarted: bool) -> int:

@@ -35,6 +35,10 @@ class Column(_M):
     oid: str
     type: Literal["label", "gauge", "counter"]
     fallback32: str | None = None  # Counter32 column to read when the 64-bit one is missing
+    # a counter's per-second rate between this poll and the last, exported as this gauge (x rate_scale):
+    # the poller knows both readings' times; Prometheus' rate() under-reads when samples lag the evaluation
+    rate: str | None = None
+    rate_scale: float = 1.0
 
 
 class Table(_M):
