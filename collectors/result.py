@@ -25,6 +25,8 @@ class PollResult:
     error: str = ""  # for a person: names the device and the cause
     varbinds: int = 0
     platform: str = ""
+    # samples carry the poll's time; an audit's values hold for hours until the next one: not stamped
+    stamped: bool = True
 
     def __post_init__(self) -> None:
         if not self.ok and not self.reason:

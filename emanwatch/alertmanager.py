@@ -53,12 +53,15 @@ INHIBIT_RULES = [
     {"source_matchers": ['root="yes"'], "target_matchers": ['root="no"'], "equal": ["cut_by"]},
     # critical mutes the warning of the same thing
     {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-     "equal": ["alertname", "device", "site", "link", "ifName", "carrier"]},
+     "equal": ["alertname", "device", "site", "link", "ifName", "carrier", "check"]},
     # a dead router / switch / controller mutes the site's AP alert (the APs hang behind it)
     {"source_matchers": ['alertname="DeviceDown"', 'root="yes"', 'role=~"school-router|core-switch|access-switch|ac"'],
      "target_matchers": ['alertname="ApMassOffline"'], "equal": ["site"]},
     # a poll failing for a known reason (auth, decode) says more than "SNMP does not answer"
     {"source_matchers": ['alertname="PollFailing"'], "target_matchers": ['alertname="SnmpAgentProblem"'], "equal": ["device"]},
+    # a dead device cannot be logged into either: its SSH audit failing is no news
+    {"source_matchers": ['alertname="DeviceDown"'], "target_matchers": ['alertname="PollFailing"', 'collector="ssh"'],
+     "equal": ["device"]},
     # the whole egress saturated says it all; the per-carrier alerts would repeat it
     {"source_matchers": ['alertname="EgressUtilisation"', 'severity="critical"'],
      "target_matchers": ['alertname="LinkUtilisation"', 'link_kind="egress"']},

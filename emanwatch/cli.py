@@ -803,3 +803,159 @@ def lab_secrets() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# ---------------------------------------------------------------- audit and config backup
+
+
+def _audit_selection(inv: Inventory, site: list[str] | None, device: list[str] | None, all_: bool) -> list[str]:
+    if not (site or device or all_):
+        raise fail("say what to audit: --site S, --device D or --all")
+    names = set()
+    if all_:
+        names = set(inv.devices)
+    if site:
+        sel = _selector(inv, site, None, None, None, None)
+        names |= {d.name for d in select(inv, sel)}
+    for d in device or []:
+        if d not in inv.devices:
+            raise fail(f"--device {d}: not in the inventory")
+        names.add(d)
+    return sorted(names)
+
+
+@app.command("audit")
+def audit_cmd(
+    site: SiteOpt = None,
+    device: Annotated[list[str] | None, typer.Option("--device", "-d", help="device name (repeatable)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every device with an ssh_auth")] = False,
+    offline: Annotated[list[Path] | None, typer.Option("--offline", help="saved outputs instead of SSH: a session log, a "
+                                                       "running config or a folder of per-command files (repeatable)")] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="platform of the --offline input (default: detected)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="report folder (default: STATE/reports/audit-<time>)")] = None,
+    backup: Annotated[bool, typer.Option(help="also store the running configs in the config history")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+) -> None:
+    """等保 2.0 pre-inspection audit: SSH in (or read saved outputs), evaluate every check, print the
+    table and write the self-check report (自查报告) as HTML, Markdown and JSON.
+    Exit 1 when a high-severity check fails (a change gate), 3 when a device could not be audited."""
+    from rich.progress import Progress
+
+    from collectors.backup import BackupError, ConfigHistory
+
+    from . import audit as au
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    now = time.time()
+    if offline:
+        missing = [str(p) for p in offline if not p.exists()]
+        if missing:
+            raise fail(f"--offline: no such file or folder: {', '.join(missing)}")
+        caps = [au.offline_capture(p, platform, inv) for p in offline]
+        scope = "离线证据：" + "，".join(str(p) for p in offline)
+        history = None
+    else:
+        names = _audit_selection(inv, site, device, all_)
+        devices, skipped = au.auditable(inv, names)
+        for s in skipped:
+            print(f"skipped: {s}", file=sys.stderr)
+        if not devices:
+            raise fail("nothing to audit: no selected device has an ssh_auth and a playbook")
+        scope = "全部设备" if all_ else "，".join((site or []) + (device or []))
+        with Progress(console=Console(stderr=True), transient=True) as prog:
+            task = prog.add_task(f"auditing {len(devices)} devices", total=len(devices))
+            caps = au.gather(cfg, devices, progress=lambda c: prog.advance(task))
+        try:
+            history = ConfigHistory(cfg.state_dir / "configs") if backup else None
+        except BackupError as e:
+            raise fail(str(e)) from None
+    audits = au.evaluate_captures(cfg, inv, caps, history, now)
+    au.save_evidence(cfg.state_dir, [a for a in audits if a.source == "ssh"])
+    ctx = au.report_context(audits, inv, scope, now)
+    folder = out_dir or cfg.state_dir / "reports" / f"audit-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+    paths = au.write_reports(folder, ctx)
+    if as_json:
+        print(json.dumps([a.as_dict() for a in audits], ensure_ascii=False, indent=1))
+    else:
+        _audit_tables(audits, ctx)
+        for kind, p in paths.items():
+            out.print(f"report ({kind}): {p}")
+    raise typer.Exit(au.exit_code(audits))
+
+
+def _audit_tables(audits, ctx) -> None:  # noqa: ANN001
+    style = {"符合": "green", "部分符合": "yellow", "不符合": "red", "不适用": "dim"}
+    if len(audits) <= 3:
+        for a in audits:
+            if not a.ok:
+                continue
+            t = Table("check", "clause", "result", "command", "evidence", title=f"{a.device} ({a.platform})")
+            for r in a.results:
+                t.add_row(r.check, r.clause, f"[{style[r.status]}]{r.status}[/]", r.command, r.evidence[:100])
+            out.print(t)
+    else:
+        t = Table("device", "site", "符合", "部分符合", "不符合", "不适用", "failed checks", title=f"{len(audits)} devices")
+        for a in audits:
+            if not a.ok:
+                continue
+            n = {s: sum(1 for r in a.results if r.status == s) for s in style}
+            if n["不符合"] or n["部分符合"]:
+                t.add_row(a.device, a.site, str(n["符合"]), str(n["部分符合"]), str(n["不符合"]), str(n["不适用"]),
+                          ", ".join(r.check for r in a.failed()))
+        out.print(t)
+    if ctx["gaps"]:
+        g = Table("severity", "device", "check", "result", "evidence", title="gaps (high first)")
+        for x in ctx["gaps"][:60]:
+            g.add_row(x["severity"], x["device"], x["check"], f"[{style[x['status']]}]{x['status']}[/]", x["evidence"][:90])
+        out.print(g)
+    bad = [a for a in audits if not a.ok]
+    for a in bad:
+        out.print(f"[red]not audited[/] {a.error}")
+    for a in audits:
+        for k, v in a.command_errors.items():
+            out.print(f"[yellow]{a.device}[/] {k}: {v}")
+    c = ctx["counts"]
+    out.print(f"{len(audits) - len(bad)} audited, {len(bad)} not; 符合 {c['符合']}, 部分符合 {c['部分符合']}, "
+              f"不符合 {c['不符合']}, 不适用 {c['不适用']}; high-severity gaps {ctx['high_failed']}")
+
+
+@app.command("backup")
+def backup_cmd(
+    site: SiteOpt = None,
+    device: Annotated[list[str] | None, typer.Option("--device", "-d", help="device name (repeatable)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every device with an ssh_auth")] = False,
+    log: Annotated[str | None, typer.Option("--log", help="print this device's config history (git log -p) and stop")] = None,
+) -> None:
+    """Back up running configurations (masked, volatile lines dropped) into STATE/configs (git)."""
+    from collectors.backup import BackupError, ConfigHistory
+
+    from . import audit as au
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    try:
+        history = ConfigHistory(cfg.state_dir / "configs")
+        if log:
+            if log not in inv.devices:
+                raise fail(f"--log {log}: not in the inventory")
+            print(history.log(log, inv.devices[log].site) or f"{log}: no backup yet")
+            return
+    except BackupError as e:
+        raise fail(str(e)) from None
+    devices, skipped = au.auditable(inv, _audit_selection(inv, site, device, all_))
+    t0 = time.time()
+    caps = au.gather(cfg, devices) if devices else []
+    # only the running config is needed here, but one session reads the playbook's evidence anyway
+    audits = au.evaluate_captures(cfg, inv, caps, history, t0)
+    ok = [a for a in audits if a.ok]
+    changed = [a for a in audits if a.config_changed]
+    for a in changed:
+        flag = " [red](outside the change windows)[/]" if a.changed_outside_window else ""
+        out.print(f"[bold]{a.device}[/] changed{flag}\n{a.diff}")
+    for a in audits:
+        if not a.ok:
+            out.print(f"[red]not backed up[/] {a.error}")
+    out.print(f"backed up {len(ok)} of {len(devices)} devices in {time.time() - t0:.1f}s; {len(changed)} changed; "
+              f"history: {history.root}")
+    raise typer.Exit(0 if len(ok) == len(devices) else 3)

@@ -235,6 +235,7 @@ class Alerting(Cfg):
     ap_offline_for: Duration = 300.0
     errors_for: Duration = 300.0  # InterfaceErrors
     collection_for: Duration = 300.0  # SnmpAgentProblem, PollFailing, ServiceUnreachable
+    drift_for: Duration = 60.0  # ConfigDrift (the audit runs hours apart: its result holds until the next)
 
     @field_validator("utilisation")
     @classmethod
@@ -296,9 +297,10 @@ class Ssh(Cfg):
     # pin-first-use: a device's first key is stored (logged); strict: unknown keys are refused.
     # A key that differs from the stored one is refused either way.
     host_keys: Literal["pin-first-use", "strict"] = "pin-first-use"
-    known_hosts: str = "var/ssh/known_hosts"
-    audit_every: Duration = 21600.0  # serve: backup + audit of every device with an ssh_auth
+    known_hosts: str | None = None  # default STATE/ssh/known_hosts
+    audit_every: Duration | None = 21600.0  # serve: backup + audit of every device with an ssh_auth; null: off
     roles: list[Role] = []  # limit the scheduled audit to these roles (empty: all with an ssh_auth)
+    sites: list[str] = []  # and to these sites (empty: all)
     change_windows: list[ChangeWindow] = [ChangeWindow()]
     changed_hold: Duration = 86400.0  # a change outside the windows is reported this long
     exceptions: list[ComplianceException] = []
@@ -363,6 +365,10 @@ class Config(Cfg):
             raise ValueError(f"alerting.rate_window ({self.alerting.rate_window:g}s) must hold at least two polls "
                              f"of the slowest polling.intervals entry ({slowest:g}s): make it >= {2 * slowest:g}s")
         return self
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.path(self.ssh.known_hosts) if self.ssh.known_hosts else self.state_dir / "ssh" / "known_hosts"
 
     @property
     def base_dir(self) -> Path:

@@ -117,7 +117,7 @@ TITLE_ZH = {
     "DeviceRebooted": "设备重启", "LinkUtilisation": "链路利用率高", "EgressUtilisation": "出口带宽利用率高",
     "EgressForecast80": "出口容量预警", "EgressRedundancyLost": "出口冗余丧失", "CpuHigh": "CPU 利用率高",
     "MemoryHigh": "内存利用率高", "TopologyMismatch": "拓扑与台账不符", "ServiceUnreachable": "业务平台不可达",
-    "PollFailing": "采集失败", "SchedulerOverruns": "采集超时", "ConfigDrift": "配置偏离基线",
+    "PollFailing": "采集失败", "SchedulerOverruns": "采集超时", "ConfigDrift": "配置偏离基线", "ConfigChanged": "窗口外配置变更",
 }
 
 

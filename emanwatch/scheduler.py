@@ -78,6 +78,7 @@ class Scheduler:
         self._labels_cache: dict[str, dict[str, str]] = {}
         self._probe_warned = False
         self._topology: tuple[float, list] = (0.0, [])
+        self._history = None  # the config history (git), opened by the first audit
         # recomputed at most this often on scrape; never staler than half the fastest poll interval
         self.topology_every = min([10.0] + [v / 2 for v in cfg.polling.intervals.values()])
         self.jobs = self._build(inv)
@@ -148,18 +149,20 @@ class Scheduler:
         labels = {d.name: tuple(sorted({"device": d.name, "site": d.site, "role": d.role.value,
                                         "site_kind": self.inv.sites[d.site].kind.value}.items())) for d in devices}
         started, t0 = time.time(), time.perf_counter()
+        # the service checks run while the sweep waits for its replies: the job takes the longer of the two
+        services = asyncio.gather(*(self._service(c) for c in pc.services))
         try:
             stats = await asyncio.to_thread(probes.sweep, list(names), pc.count, pc.timeout, pc.rate, pc.allowed_ranges)
         except (PermissionError, probes.ProbeRefused) as e:
             if not self._probe_warned:
                 log.warning("ICMP probes off: %s", e if isinstance(e, probes.ProbeRefused) else "raw sockets need root")
                 self._probe_warned = True
-            return []
-        results = probes.icmp_results(stats, names, labels, started, time.perf_counter() - t0)
+            stats = None
+        results = [] if stats is None else probes.icmp_results(stats, names, labels, started, time.perf_counter() - t0)
         for r in results:
             render_result(r)
             self.store.put(r)
-        checks = await asyncio.gather(*(self._service(c) for c in pc.services))
+        checks = await services
         for r in checks:
             render_result(r)
             self.store.put(r)
@@ -182,6 +185,58 @@ class Scheduler:
         return PollResult(device=f"service:{c.name}", collector=f"service-{c.kind}", ok=ok, started=started, duration=secs,
                           samples=samples, reason="" if ok else "service-down", error=err)
 
+    def audit_devices(self) -> list[Device]:
+        """What the scheduled audit covers: an ssh_auth and a playbook, ssh.roles / ssh.sites, our shard."""
+        from .audit import auditable
+
+        devices, _ = auditable(self.inv)
+        ssh = self.cfg.ssh
+        return [d for d in devices if (not ssh.roles or d.role in ssh.roles) and (not ssh.sites or d.site in ssh.sites)
+                and in_shard(d.name, self.cfg.shard)]
+
+    async def audit(self) -> int:
+        """Back up and audit every device in scope (SSH, in threads); results go to the store as collector "ssh"."""
+        from collectors.backup import ConfigHistory
+
+        from . import audit as au
+
+        devices = self.audit_devices()
+        if not devices:
+            return 0
+
+        def run() -> list:
+            if self._history is None:
+                self._history = ConfigHistory(self.cfg.state_dir / "configs")
+            caps = au.gather(self.cfg, devices)
+            audits = au.evaluate_captures(self.cfg, self.inv, caps, self._history)
+            au.save_evidence(self.cfg.state_dir, audits)
+            return audits
+
+        t0 = time.perf_counter()
+        audits = await asyncio.to_thread(run)
+        for a in audits:
+            r = au.audit_samples(a, self.labels_of(a.device))
+            render_result(r)
+            self.store.put(r)
+        failed = sum(1 for a in audits if a.failed())
+        log.info("audit: %d devices in %.1fs, %d with failed checks, %d not reachable over SSH", len(audits),
+                 time.perf_counter() - t0, failed, sum(1 for a in audits if not a.ok))
+        return len(audits)
+
+    def restore_audits(self) -> int:
+        """The last audit's evidence from disk: compliance is exported from the start, not hours later."""
+        from . import audit as au
+
+        n = 0
+        scope = {d.name for d in self.audit_devices()}
+        for a in au.load_evidence(self.cfg.state_dir):
+            if a.device in scope:
+                r = au.audit_samples(a, self.labels_of(a.device))
+                render_result(r)
+                self.store.put(r)
+                n += 1
+        return n
+
     async def poll_all(self) -> list[PollResult]:
         """Every device once, now (one-shot runs and tests)."""
         return await asyncio.gather(*(self.poll(n) for n in self.jobs))
@@ -201,6 +256,11 @@ class Scheduler:
             self.sched.add_job(self.probe, IntervalTrigger(seconds=self.cfg.probes.interval), id="probes",
                                name="ICMP sweep and service checks", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(UTC))
+        if self.cfg.ssh.audit_every and self.audit_devices():
+            restored = self.restore_audits()
+            first = datetime.now(UTC) + timedelta(seconds=5 if not restored else self.cfg.ssh.audit_every)
+            self.sched.add_job(self.audit, IntervalTrigger(seconds=self.cfg.ssh.audit_every), id="audit",
+                               name="config backup and 等保 audit", max_instances=1, coalesce=True, next_run_time=first)
         self.sched.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.sched.start()
         log.info("polling %d devices (shard %d of %d)", len(self.jobs), *self.cfg.shard)
@@ -219,9 +279,12 @@ class Scheduler:
     def _overrun(self, event: JobSubmissionEvent) -> None:
         job = self.jobs.get(event.job_id)
         self.overruns[event.job_id] += 1
-        took = f"{time.time() - job.running_since:.1f}s" if job and job.running_since else "?"
+        if job is None:  # the probe sweep or the audit
+            log.warning("overrun: the %s job is still running at its next turn; this turn is skipped", event.job_id)
+            return
+        took = f"{time.time() - job.running_since:.1f}s" if job.running_since else "?"
         log.warning("overrun: %s is still being polled after %s (interval %gs); this turn is skipped",
-                    event.job_id, took, job.interval if job else 0)
+                    event.job_id, took, job.interval)
 
     def stop(self) -> None:
         if self.sched:

@@ -59,7 +59,7 @@ def render_result(r: PollResult) -> dict[str, tuple[str, str]]:
     cached = getattr(r, "_rendered", None)
     if cached is not None:
         return cached
-    ts = f" {int((r.started + r.duration) * 1000)}\n"
+    ts = f" {int((r.started + r.duration) * 1000)}\n" if r.stamped else "\n"
     lines: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
     label_text = _LABEL_TEXT

@@ -2,7 +2,7 @@
 (config generated from the inventory) -> emanwatch's notifier -> local WeCom / DingTalk / SMTP sinks.
 
 Needs root (ICMP probes, the lab's iptables reachability) and the Debian servers; CI is root.
-Twelve cases in two waves, injected together in each wave (so concurrent faults are the norm):
+Thirteen cases in two waves, injected together in each wave (so concurrent faults are the norm):
 for each, exactly one message per root cause reaches each expected receiver within the budget
 (for-duration + 2 scrape intervals + detection + group_wait; rate-based: + the averaging window and
 one poll), nobody else hears anything, and
@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 POLL, SCRAPE, FOR, RATE_WINDOW, GROUP_WAIT = 5, 5, 15, 30, 10
 DETECT = POLL + 2 * 1  # a poll interval, then one timeout and its retry
+AUDIT_EVERY, AUDIT_TIME = 20, 8  # the scheduled SSH audit (one router in scope) and what one run may take
 PORTS = {"exporter": "127.0.0.1:19812", "notifier": "127.0.0.1:19813", "prometheus": "127.0.0.1:19091",
          "alertmanager": "127.0.0.1:19094"}
 SMTP_PORT = 12525
@@ -43,6 +44,7 @@ class Case:
     faults: list[tuple[str, str, dict]]
     expect: set[tuple[str, str, str]]  # (alertname, site in the message, receiver sink name)
     rate_based: bool = False
+    audited: bool = False  # seen by the scheduled SSH audit, not by polling
     resolves_on_clear: bool = True
     ids: list[int] = field(default_factory=list)
     injected: float = 0.0
@@ -69,6 +71,8 @@ def stack(lab_env, tmp_path_factory):
     doc["probes"].update({"interval": f"{POLL}s", "count": 2, "timeout": "1s",
                           "services": [{"name": "emanwatch exporter", "kind": "http", "target": f"http://{PORTS['exporter']}/metrics"}]})
     doc["listen"] = dict(PORTS)
+    # the scheduled audit covers the config-drift case's router only (a light load)
+    doc["ssh"].update(audit_every=f"{AUDIT_EVERY}s", sites=[_schools(load_inventory(inv_dir))[9]], roles=["school-router"])
     doc["paths"]["state"] = str(tmp / "var")
     util = {k.value: _level(FOR) for k in LinkKind if k.value in ("ring-a", "ring-b", "core", "uplink")}
     # the lab caps a carrier at 99.5% (a carrier down at the peak hour fills the others): above that is saturation
@@ -78,7 +82,7 @@ def stack(lab_env, tmp_path_factory):
         "cpu": {"warning": 80, "critical": 90, "for": f"{FOR}s"}, "memory": {"warning": 97, "critical": 99, "for": f"{FOR}s"},
         "ap_offline_ratio": 0.5, "interface_errors_per_second": 5, "rebooted_within": "40s",
         "rate_window": f"{RATE_WINDOW}s", "outage_for": f"{FOR}s", "ap_offline_for": f"{FOR}s", "errors_for": f"{FOR}s",
-        "collection_for": f"{FOR}s", "root_hold": f"{3 * POLL}s"}
+        "collection_for": f"{FOR}s", "drift_for": f"{FOR}s", "root_hold": f"{3 * POLL}s"}
     doc["notify"] = {"language": "en", "group_wait": f"{GROUP_WAIT}s", "group_interval": "5s", "repeat_interval": "1h",
                      "resolve_timeout": "1m", "retries": 3, "retry_backoff": "1s",
                      "smtp": {"host": "127.0.0.1", "port": SMTP_PORT, "sender": "emanwatch@test.example.cn"}, "local_sinks": True}
@@ -149,11 +153,15 @@ def _dests(inv, sink_name: str) -> set[tuple[str, str]]:
     return out
 
 
-def _cases(inv) -> tuple[list[Case], list[Case]]:
+def _schools(inv) -> list[str]:
+    """Schools with a roster and an AC, not behind the ring node wave 2 kills."""
     behind = {s for s in inv.sites if any(lk.b.device == "pop05-rn05" for lk in inv.uplink_of(s))}
-    schools = sorted(s.name for s in inv.sites.values() if s.kind.value == "school" and s.name not in behind and s.admins
-                     and f"{s.name}-ac01" in inv.devices)
-    sA, sB, sC, sD, sE, sF, sG, sH, sI = schools[:9]
+    return sorted(s.name for s in inv.sites.values() if s.kind.value == "school" and s.name not in behind and s.admins
+                  and f"{s.name}-ac01" in inv.devices)
+
+
+def _cases(inv) -> tuple[list[Case], list[Case]]:
+    sA, sB, sC, sD, sE, sF, sG, sH, sI, sJ = _schools(inv)[:10]
     ring = next(lk for lk in inv.links if lk.kind == LinkKind.RING_A and {lk.a.device, lk.b.device} == {"pop03-rn03", "pop04-rn04"})
 
     def uplink_port(site: str) -> str:
@@ -171,6 +179,8 @@ def _cases(inv) -> tuple[list[Case], list[Case]]:
         Case("device reboot", [("agent-reboot", f"{sE}-rt01", {})], {("DeviceRebooted", sE, sE)}, resolves_on_clear=False),
         # garbage replies match no request: SNMP times out while ping answers, the centre's matter
         Case("poll failure", [("malformed", f"{sF}-rt01", {})], {("SnmpAgentProblem", sF, "nc")}),
+        # Telnet switched on: AUTH-05 (high: the school and the centre) with IPS-01 / BAK-01 (the school)
+        Case("config drift", [("config-drift", f"{sJ}-rt01", {"drift": "telnet"})], both("ConfigDrift", sJ), audited=True),
     ]
     wave2 = [
         Case("ring node down", [("ring-node-down", "pop05-rn05", {})], {("DeviceDown", "pop05", "nc")}),
@@ -185,6 +195,8 @@ def _cases(inv) -> tuple[list[Case], list[Case]]:
 def _budget(c: Case) -> float:
     # a rate-based alert waits until its averaging window holds only per-poll rates measured after
     # the fault: the window, plus the one poll interval whose rate straddles the fault
+    if c.audited:  # the next audit run sees it; its result is exported unstamped, at once
+        return AUDIT_EVERY + AUDIT_TIME + FOR + 2 * SCRAPE + GROUP_WAIT + 3
     return FOR + 2 * SCRAPE + DETECT + GROUP_WAIT + (RATE_WINDOW + POLL if c.rate_based else 0) + 3
 
 
@@ -264,7 +276,7 @@ def _run_wave(cfg, client, inv, cases: list[Case], table: list) -> list[str]:
     return problems
 
 
-def test_twelve_faults_reach_exactly_the_right_people(stack) -> None:
+def test_thirteen_faults_reach_exactly_the_right_people(stack) -> None:
     cfg, client, inv = stack
     wave1, wave2 = _cases(inv)
     table: list[list[str]] = []

@@ -29,6 +29,7 @@ def stack(lab_env, tmp_path_factory):
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     tmp = tmp_path_factory.mktemp("stack")
     doc["polling"]["intervals"] = INTERVALS  # switches left out: a lighter load for CI
+    doc["ssh"].update(sites=["sch001"], roles=["school-router"], audit_every="1h")  # one router audited at start
     doc["listen"] = {"exporter": "127.0.0.1:19810", "notifier": "127.0.0.1:19811", "prometheus": "127.0.0.1:19090"}
     doc["paths"]["state"] = str(tmp / "var")
     p = tmp / "config.yaml"
@@ -72,6 +73,11 @@ def test_promql_sees_the_district(stack, demo) -> None:
     (cpu,) = prom_query(cfg, 'emanwatch_cpu_percent{device="sch001-rt01"}')
     assert 0 <= float(cpu["value"][1]) <= 100
     assert prom_query(cfg, 'emanwatch_poll_duration_seconds{device="nc-rn01"}')
+    # the scheduled audit (one router in scope) is exported: every applicable check passes on a clean lab
+    checks = wait_for(cfg, 'emanwatch_compliance_check{device="sch001-rt01"}', lambda r: len(r) >= 15, 90)
+    assert all(float(x["value"][1]) == 1.0 for x in checks), [x["metric"]["check"] for x in checks if x["value"][1] != "1"]
+    assert {x["metric"]["check"] for x in checks} >= {"AUTH-05", "IPS-03", "AUD-02", "DRIFT-NTP", "BAK-01"}
+    assert not prom_query(cfg, 'emanwatch_compliance_check{device!="sch001-rt01"}')  # nothing outside ssh.sites/roles
     # the probes sweep every address (APs too), the ring is whole, the rules are loaded
     n_addr = sum(1 for d in demo.devices.values() if d.status.polled)
     wait_for(cfg, 'count(emanwatch_poll_success{collector="icmp"} == 1)', lambda r: r and int(float(r[0]["value"][1])) == n_addr, 60)

@@ -36,6 +36,7 @@ def _config(lab_env, tmp_path, intervals) -> object:
     cfg, _, path = lab_env
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     doc["polling"].update(intervals=intervals, timeout="4s", retries=0, jitter=False)
+    doc["ssh"]["audit_every"] = None  # no scheduled SSH audit here (tests/test_audit.py covers it)
     doc["inventory"]["path"] = str(tmp_path / "inv")
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
