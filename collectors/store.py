@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .result import PollResult
 
@@ -13,8 +13,15 @@ class ResultStore:
         self._latest: dict[tuple[str, str], PollResult] = {}
         self._last_ok: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[PollResult], None]] = []
+
+    def subscribe(self, fn: Callable[[PollResult], None]) -> None:
+        """fn(result) for every result put from now on (the InfluxDB writer's spool)."""
+        self._listeners.append(fn)
 
     def put(self, r: PollResult) -> None:
+        for fn in self._listeners:
+            fn(r)
         key = (r.device, r.collector)
         with self._lock:
             if r.ok:

@@ -199,9 +199,25 @@ def serve() -> None:
         sch = Scheduler(cfg, inv, store)
     except SecretError as e:
         raise fail(str(e)) from None
+    from exporters.influx import from_config
+
+    try:
+        influx = from_config(cfg)
+    except SecretError as e:
+        raise fail(str(e)) from None
+    extra = sch.metrics
+    if influx is not None:
+        store.subscribe(influx.add)  # every result spooled, then written to InfluxDB
+        influx.start()
+
+        def extra():  # noqa: ANN202 - the scheduler's metrics and the writer's
+            yield from sch.metrics()
+            yield from influx.metrics()
+
+        out.print(f"InfluxDB writes to {cfg.influx.url} (bucket {cfg.influx.bucket}), spooled in {influx.spool.path}")
     host, _, port = cfg.listen.exporter.rpartition(":")
     try:
-        serve_metrics(store, make_registry(store, sch.labels_of, sch.metrics), host, int(port))
+        serve_metrics(store, make_registry(store, sch.labels_of, extra), host, int(port))
     except OSError as e:
         raise fail(f"{cfg.source}: listen.exporter {cfg.listen.exporter}: {e.strerror}") from None
     out.print(f"emanwatch serving /metrics on http://{cfg.listen.exporter}/metrics; polling {len(sch.jobs)} devices")
@@ -249,6 +265,8 @@ def serve() -> None:
                     reload()
         sch.stop()
         notifier.close()
+        if influx is not None:
+            influx.stop()
 
     asyncio.run(run())
 
@@ -373,9 +391,10 @@ app.add_typer(services_app, name="services")
 
 
 def _services(cfg: Config):  # noqa: ANN202
-    from .services import alertmanager, emanwatch_serve, prometheus
+    from .services import alertmanager, emanwatch_serve, prometheus, victoria_metrics
 
-    return [emanwatch_serve(cfg, State.config_path), alertmanager(cfg, get_inventory(cfg)), prometheus(cfg)]
+    vm = [victoria_metrics(cfg)] if cfg.influx.enabled else []  # started before serve writes to it
+    return vm + [emanwatch_serve(cfg, State.config_path), alertmanager(cfg, get_inventory(cfg)), prometheus(cfg)]
 
 
 @services_app.command("up")
@@ -959,3 +978,72 @@ def backup_cmd(
     out.print(f"backed up {len(ok)} of {len(devices)} devices in {time.time() - t0:.1f}s; {len(changed)} changed; "
               f"history: {history.root}")
     raise typer.Exit(0 if len(ok) == len(devices) else 3)
+
+
+# ---------------------------------------------------------------- reports
+
+report_app = typer.Typer(help="Reports from the time series: weekly capacity, daily zero-report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+
+
+def _prom(cfg: Config, url: str | None):  # noqa: ANN202
+    from .reports import Prom
+
+    return Prom(url or cfg.reports.prometheus or cfg.listen.prometheus)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: the last complete week)")] = None,
+    last: Annotated[str | None, typer.Option(help="instead of a week: the last DURATION (10m: a lab week at time factor 1008)")] = None,
+    end: Annotated[float | None, typer.Option(help="with --last: the window's end (epoch seconds; default now)")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.html,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder (default: STATE/reports/weekly-<week>)")] = None,
+    url: Annotated[str | None, typer.Option(help="Prometheus / VictoriaMetrics query API (default: reports.prometheus)")] = None,
+) -> None:
+    """The weekly capacity report: egress, ring, top school uplinks, busy devices, availability,
+    Wi-Fi, alerts and compliance, as HTML with charts (and PDF through Chromium) plus report.json."""
+    from .config import parse_duration
+    from .reports import ReportError, last_window, week_window, weekly
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    try:
+        win = last_window(parse_duration(last), end) if last else week_window(week)
+        folder = out_dir or cfg.state_dir / "reports" / f"weekly-{win.label.replace(' ', '')}"
+        paths = weekly(_prom(cfg, url), win, float(inv.district.egress_capacity_bps), folder, inv.district.name,
+                       pdf=fmt == ReportFormat.pdf)
+    except (ReportError, ValueError) as e:
+        raise fail(str(e)) from None
+    for k, p in paths.items():
+        out.print(f"{k}: {p}")
+
+
+@report_app.command("daily")
+def report_daily(
+    hours: Annotated[float, typer.Option(help="the window, hours back from --end")] = 24.0,
+    end: Annotated[float | None, typer.Option(help="end of the window (epoch seconds; default now)")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="also write it here (Markdown)")] = None,
+    url: Annotated[str | None, typer.Option(help="Prometheus / VictoriaMetrics query API")] = None,
+) -> None:
+    """The daily zero-report (零报告): the security-related events of the window, or the statement
+    that there were none, in the form a district sends to the city."""
+    from .reports import ReportError, daily, last_window
+
+    cfg = get_config()
+    inv = get_inventory(cfg)
+    centre = next((s.display_name for s in inv.sites.values() if s.kind.value == "centre"), inv.district.name)
+    try:
+        text, events = daily(_prom(cfg, url), last_window(hours * 3600, end), inv.district.name, centre, set(inv.devices))
+    except ReportError as e:
+        raise fail(str(e)) from None
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+    print(text)
+    raise typer.Exit(1 if events else 0)

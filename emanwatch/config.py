@@ -306,6 +306,30 @@ class Ssh(Cfg):
     exceptions: list[ComplianceException] = []
 
 
+class Influx(Cfg):
+    """InfluxDB v2 writes of every poll result (exporters/influx.py), through a disk spool."""
+
+    enabled: bool = False
+    url: str = Field(default="http://127.0.0.1:8428", pattern=r"^https?://")  # the demo's VictoriaMetrics
+    org: str = "emanwatch"
+    bucket: str = "emanwatch"
+    token: SecretRef | None = None
+    batch_lines: int = Field(default=5000, ge=1, le=1_000_000)
+    timeout: Duration = 10.0
+    retry_backoff: Duration = 1.0
+    max_backoff: Duration = 60.0
+    spool_max_bytes: int = Field(default=512 * 2**20, ge=2**20)  # past this the oldest batches are dropped, counted
+
+
+class Reports(Cfg):
+    """The weekly capacity report and the daily zero-report, made by serve on schedule (CST)."""
+
+    scheduled: bool = True
+    prometheus: str | None = None  # the query API (Prometheus or VictoriaMetrics); default listen.prometheus
+    weekly_at: str = Field(default="mon 07:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$")
+    daily_at: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 class Notify(Cfg):
     """Who hears about what: Alertmanager's routes are generated from the inventory's rosters; these
     are the timings and the delivery settings of emanwatch's notifier."""
@@ -352,6 +376,8 @@ class Config(Cfg):
     alerting: Alerting = Alerting()
     notify: Notify = Notify()
     ssh: Ssh = Ssh()
+    influx: Influx = Influx()
+    reports: Reports = Reports()
     # where the file was read from; relative paths are taken from its folder
     _base_dir: Path = PrivateAttr(default=REPO_ROOT)
     _source: str = PrivateAttr(default="config.yaml")
@@ -401,6 +427,8 @@ class Config(Cfg):
                     ref = getattr(auth, fld, None)
                     if ref is not None:
                         out.append((f"auths.{kind}.{name}.{fld}", ref))
+        if self.influx.token:
+            out.append(("influx.token", self.influx.token))
         if self.notify.smtp and self.notify.smtp.password:
             out.append(("notify.smtp.password", self.notify.smtp.password))
         return out

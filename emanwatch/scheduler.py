@@ -237,6 +237,42 @@ class Scheduler:
                 n += 1
         return n
 
+    def _report(self, kind: str) -> None:
+        """The scheduled weekly / daily report into STATE/reports; a failure is logged, serve goes on."""
+        from .reports import Prom, ReportError, daily, last_window, week_window, weekly
+
+        prom = Prom(self.cfg.reports.prometheus or self.cfg.listen.prometheus)
+        folder = self.cfg.state_dir / "reports"
+        try:
+            if kind == "weekly":
+                win = week_window(None)
+                paths = weekly(prom, win, float(self.inv.district.egress_capacity_bps), folder / f"weekly-{win.label}",
+                               self.inv.district.name)
+                log.info("weekly report %s: %s", win.label, paths["html"])
+            else:
+                centre = next((s.display_name for s in self.inv.sites.values() if s.kind.value == "centre"), "")
+                text, events = daily(prom, last_window(86400), self.inv.district.name, centre, set(self.inv.devices))
+                path = folder / f"daily-{datetime.now(UTC).astimezone().strftime('%Y-%m-%d')}.md"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                log.info("daily report: %d events: %s", len(events), path)
+        except ReportError as e:
+            log.error("%s report not made: %s", kind, e)
+
+    def _add_report_jobs(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        from collectors.backup import CST
+
+        assert self.sched is not None
+        day, hm = self.cfg.reports.weekly_at.split()
+        h, m = hm.split(":")
+        self.sched.add_job(asyncio.to_thread, CronTrigger(day_of_week=day, hour=int(h), minute=int(m), timezone=CST),
+                           args=[self._report, "weekly"], id="weekly-report", name="weekly capacity report", max_instances=1)
+        h, m = self.cfg.reports.daily_at.split(":")
+        self.sched.add_job(asyncio.to_thread, CronTrigger(hour=int(h), minute=int(m), timezone=CST),
+                           args=[self._report, "daily"], id="daily-report", name="daily zero-report", max_instances=1)
+
     async def poll_all(self) -> list[PollResult]:
         """Every device once, now (one-shot runs and tests)."""
         return await asyncio.gather(*(self.poll(n) for n in self.jobs))
@@ -261,6 +297,8 @@ class Scheduler:
             first = datetime.now(UTC) + timedelta(seconds=5 if not restored else self.cfg.ssh.audit_every)
             self.sched.add_job(self.audit, IntervalTrigger(seconds=self.cfg.ssh.audit_every), id="audit",
                                name="config backup and 等保 audit", max_instances=1, coalesce=True, next_run_time=first)
+        if self.cfg.reports.scheduled:
+            self._add_report_jobs()
         self.sched.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.sched.start()
         log.info("polling %d devices (shard %d of %d)", len(self.jobs), *self.cfg.shard)

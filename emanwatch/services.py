@@ -1,5 +1,5 @@
 """Real servers the demo and the end-to-end tests run beside emanwatch, as background processes
-on loopback: Debian's Prometheus and Alertmanager (and, as its issue lands, VictoriaMetrics).
+on loopback: Debian's Prometheus, Alertmanager and VictoriaMetrics (it takes the InfluxDB v2 writes).
 
 Each service gets its folder under the state dir (config, data, log, pid); `stop` kills only the
 process that folder's pid file names.
@@ -146,3 +146,22 @@ def emanwatch_serve(cfg: Config, config_path: Path | None) -> Service:
     folder = cfg.state_dir / "serve"
     cmd = [sys.executable, "-m", "emanwatch.cli"] + (["-c", str(config_path)] if config_path else []) + ["serve"]
     return Service("emanwatch", cmd, f"http://{cfg.listen.exporter}/metrics", folder)
+
+
+def victoria_metrics(cfg: Config, folder: Path | None = None, dedup: bool = True) -> Service:
+    """Debian's VictoriaMetrics at influx.url: InfluxDB v2 writes in (a single `value` field keeps the
+    metric name as is), PromQL and /api/v1/export out. Points are identified by series + timestamp
+    (-dedup.minScrapeInterval), so a batch re-sent after an ambiguous failure is stored once."""
+    exe = shutil.which("victoria-metrics")
+    if exe is None:
+        raise ServiceError("victoria-metrics is not installed (./dev installs Debian's victoria-metrics)")
+    from urllib.parse import urlparse
+
+    u = urlparse(cfg.influx.url)
+    listen = f"{u.hostname}:{u.port or 8428}"
+    folder = folder or cfg.state_dir / "victoria-metrics"
+    cmd = [exe, f"-storageDataPath={folder / 'data'}", f"-httpListenAddr={listen}", "-search.latencyOffset=0s",
+           "-influxSkipSingleField", "-retentionPeriod=100y", "-loggerLevel=WARN"]
+    if dedup:  # off in the test that proves the writer itself sends each point once
+        cmd.append("-dedup.minScrapeInterval=1ms")
+    return Service("victoria-metrics", cmd, f"http://{listen}/health", folder)

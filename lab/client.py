@@ -34,6 +34,7 @@ def private_config(base: Path, tmp: Path, *, snmp_port: int, ssh_port: int, cont
     doc.setdefault("lab", {}).update(control=control, snmp_port=snmp_port, ssh_port=ssh_port, time_factor=time_factor)
     doc.setdefault("polling", {})["snmp_port"] = snmp_port  # the collector polls where this lab answers
     doc.setdefault("ssh", {})["port"] = ssh_port  # and logs in there
+    doc.setdefault("influx", {})["enabled"] = False  # never into the demo's VictoriaMetrics (a test enables its own)
     for table in doc.get("auths", {}).values():
         for auth in table.values():
             for k, v in auth.items():

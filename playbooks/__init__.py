@@ -24,6 +24,10 @@ class Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     command: str
     parse: str | None = None  # "ntc" or a TextFSM file in playbooks/templates
+    complete: str | None = None  # a line every whole output has (a config's last line): else it was cut
+
+    def whole(self, text: str) -> bool:
+        return self.complete is None or re.search(self.complete, text, re.M) is not None
 
 
 class Firmware(BaseModel):

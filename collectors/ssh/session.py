@@ -146,14 +146,17 @@ def capture(device: str, platform: str, host: str, pb: Playbook, username: str, 
             # stop there and hand the rest of the config to the next command (seen under load)
             end = rf"(?m)^{re.escape(prompt)}\s*$"
             for name in names:
-                text = _clean(conn.send_command(pb.command(name), expect_string=end, read_timeout=timeout), prompt)
-                if not text.strip():
-                    # a stray prompt ended the read before the output came: drain and ask once more
-                    conn.read_until_prompt(read_timeout=timeout)
+                ev = pb.evidence[name]
+                text = _clean(conn.send_command(ev.command, expect_string=end, read_timeout=timeout), prompt, ev.command)
+                if not text.strip() or not ev.whole(text):
+                    # a stray prompt ended the read early, or the output is cut: drain and ask once more
                     conn.clear_buffer(backoff=True)
-                    text = _clean(conn.send_command(pb.command(name), expect_string=end, read_timeout=timeout), prompt)
+                    text = _clean(conn.send_command(ev.command, expect_string=end, read_timeout=timeout), prompt, ev.command)
                 if not text.strip():
-                    res.command_errors[name] = f"`{pb.command(name)}`: no output"
+                    res.command_errors[name] = f"`{ev.command}`: no output"
+                    continue
+                if not ev.whole(text):
+                    res.command_errors[name] = f"`{ev.command}`: output incomplete (no `{ev.complete}` line)"
                     continue
                 m = REJECTED.search(text)
                 if m:
@@ -168,14 +171,14 @@ def capture(device: str, platform: str, host: str, pb: Playbook, username: str, 
     return res
 
 
-def _clean(text: str, prompt: str) -> str:
-    """Output without leading lines that are only the device's prompt (a stray prompt, not output)."""
+def _clean(text: str, prompt: str, command: str = "") -> str:
+    """Output without what came before it under load: a stray prompt (alone or glued to the first
+    line) or the command's echo that netmiko left in because a prompt preceded it."""
     lines = text.split("\n")
-    while lines and lines[0].strip().strip("<>[]#") in (prompt.strip("<>[]#"), ""):
-        if not lines[0].strip():
-            lines.pop(0)
-            continue
+    while lines and lines[0].strip() in (prompt, "", command, prompt + command):
         lines.pop(0)
+    if lines and lines[0].startswith(prompt):
+        lines[0] = lines[0][len(prompt):]
     return "\n".join(lines)
 
 
