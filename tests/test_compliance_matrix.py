@@ -124,3 +124,19 @@ def test_one_edit_fails_exactly_that_check(clean, check: str, vendor: str) -> No
     allowed = {"AUTH-05": {"IPS-01"}, "IPS-01": {"AUTH-05"}, "AC-01": {"AUTH-01", "AC-02"}, "AUTH-01": {"AC-02"},
                "DRIFT-HOSTNAME": set(), "AUD-01": {"DRIFT-NTP"}}.get(check, set())
     assert set(others) <= allowed, (check, vendor, {k: res[k].evidence for k in others})
+
+
+@pytest.mark.parametrize("vendor", sorted(DEVICES))
+def test_masking_hides_every_lab_secret_and_no_keyword(clean, vendor: str) -> None:
+    """The lab's configs carry real-shaped secrets (password hashes, ciphered communities, v3 keys):
+    none survives masking, and no keyword is eaten (a mask never crosses a line)."""
+    pb, outputs, _ = clean[vendor]
+    text = outputs["running"]
+    masked = pb.mask(text)
+    assert masked.count("\n") == text.count("\n")
+    leftover = [x for x in masked.splitlines() if re.search(r"[0-9a-f]{24,}", x) and "local-engineid" not in x]
+    assert not leftover, leftover
+    assert "emanwatch-lab" in text or vendor in ("huawei", "h3c")  # plaintext communities on IOS / RGOS
+    assert "emanwatch-lab" not in masked
+    for word in ("user-role", "authentication-mode", "privacy-mode", "privilege", "acl"):
+        assert masked.count(word) == text.count(word), word

@@ -147,11 +147,15 @@ def capture(device: str, platform: str, host: str, pb: Playbook, username: str, 
             end = rf"(?m)^{re.escape(prompt)}\s*$"
             for name in names:
                 ev = pb.evidence[name]
-                text = _clean(conn.send_command(ev.command, expect_string=end, read_timeout=timeout), prompt, ev.command)
-                if not text.strip() or not ev.whole(text):
-                    # a stray prompt ended the read early, or the output is cut: drain and ask once more
-                    conn.clear_buffer(backoff=True)
-                    text = _clean(conn.send_command(ev.command, expect_string=end, read_timeout=timeout), prompt, ev.command)
+                # a config ends with its last line (`return`, `end`) and then the prompt: a stray prompt
+                # before it cannot end the read
+                pattern = end if ev.complete is None else rf"(?ms){ev.complete}.*^{re.escape(prompt)}\s*$"
+                text = _clean(conn.send_command(ev.command, expect_string=pattern, read_timeout=timeout), prompt, ev.command)
+                if not text.strip():
+                    # a stray prompt ended the read before the output came: read on (never send the
+                    # command again: two answers would arrive and be read as one)
+                    more = conn.read_until_pattern(pattern=pattern, read_timeout=timeout)
+                    text = _clean(conn.strip_prompt(more), prompt, ev.command)
                 if not text.strip():
                     res.command_errors[name] = f"`{ev.command}`: no output"
                     continue
