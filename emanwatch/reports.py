@@ -316,9 +316,25 @@ def daily_events(prom: Prom, win: Window, known: set[str] | None = None) -> list
         m = r["metric"]
         ev.append({"kind": "变更窗口外配置变更", "device": m.get("device", ""), "site": m.get("site", ""),
                    "detail": f"emanwatch backup --log {m.get('device', '')}"})
-    for r in prom.instant(f'min_over_time(emanwatch_poll_success{{collector="icmp"}}{w}) == 0', t):
-        m = r["metric"]
-        ev.append({"kind": "设备不可达", "device": m.get("device", ""), "site": m.get("site", ""), "detail": "ICMP 无响应"})
+    unreachable = {r["metric"].get("device", ""): r["metric"].get("site", "")
+                   for r in prom.instant(f'min_over_time(emanwatch_poll_success{{collector="icmp"}}{w}) == 0', t)}
+    # what was cut off behind a dead device is reported with it, not one line per AP (collectors/dependency.py)
+    parents: dict[str, set[str]] = {}
+    for r in prom.instant(f'max_over_time(emanwatch_device_cut_off{{root="no"}}{w})', t):
+        d, by = r["metric"].get("device", ""), r["metric"].get("cut_by", "")
+        if d in unreachable and by in unreachable and by != d:
+            parents.setdefault(d, set()).add(by)
+
+    def root_of(d: str, seen: frozenset = frozenset()) -> str:
+        ups = sorted(parents.get(d, set()) - seen)
+        return root_of(ups[0], seen | {d}) if ups else d
+
+    behind: dict[str, int] = {}
+    for d in unreachable:
+        behind[root_of(d)] = behind.get(root_of(d), 0) + (root_of(d) != d)
+    for d, n in behind.items():
+        ev.append({"kind": "设备不可达", "device": d, "site": unreachable[d],
+                   "detail": "ICMP 无响应" + (f"；其后 {n} 台设备随之不可达" if n else "")})
     for r in prom.instant(f'max_over_time(emanwatch_topology_mismatch{{kind="unexpected"}}{w}) == 1', t):
         m = r["metric"]
         seen = m.get("observed", "").split(":")[0]

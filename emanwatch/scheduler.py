@@ -293,8 +293,9 @@ class Scheduler:
                                name="ICMP sweep and service checks", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(UTC))
         if self.cfg.ssh.audit_every and self.audit_devices():
-            restored = self.restore_audits()
-            first = datetime.now(UTC) + timedelta(seconds=5 if not restored else self.cfg.ssh.audit_every)
+            # the last evidence is exported at once; a fresh audit follows soon (the saved one may be old)
+            self.restore_audits()
+            first = datetime.now(UTC) + timedelta(seconds=5)
             self.sched.add_job(self.audit, IntervalTrigger(seconds=self.cfg.ssh.audit_every), id="audit",
                                name="config backup and 等保 audit", max_instances=1, coalesce=True, next_run_time=first)
         if self.cfg.reports.scheduled:
