@@ -239,6 +239,8 @@ class Scheduler:
 
     def _report(self, kind: str) -> None:
         """The scheduled weekly / daily report into STATE/reports; a failure is logged, serve goes on."""
+        from collectors.backup import CST
+
         from .reports import Prom, ReportError, daily, last_window, week_window, weekly
 
         prom = Prom(self.cfg.reports.prometheus or self.cfg.listen.prometheus)
@@ -252,7 +254,7 @@ class Scheduler:
             else:
                 centre = next((s.display_name for s in self.inv.sites.values() if s.kind.value == "centre"), "")
                 text, events = daily(prom, last_window(86400), self.inv.district.name, centre, set(self.inv.devices))
-                path = folder / f"daily-{datetime.now(UTC).astimezone().strftime('%Y-%m-%d')}.md"
+                path = folder / f"daily-{datetime.now(CST).strftime('%Y-%m-%d')}.md"  # the CST date it reports on
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 log.info("daily report: %d events: %s", len(events), path)

@@ -297,12 +297,12 @@ def _rows(t: Test, text: str, pb: Playbook, name: str) -> tuple[bool | None, str
 def _compare(t: Test, text: str, pb: Playbook, intent: Intent | None, name: str) -> tuple[bool | None, str, str]:
     if intent is None or t.expect is None:
         return _outcome(None, "no inventory record for the device", name)
+    if t.expect == "linked_ports":
+        return _descriptions(text, pb, intent, name)
     rx = re.compile(t.compare or "", re.M)
     got = [" ".join(g for g in m.groups() if g) for m in rx.finditer(text)]
     want = getattr(intent, t.expect)
     want = [want] if isinstance(want, str) else list(want)
-    if t.expect == "linked_ports":
-        return _descriptions(text, pb, intent, name)
     gs, ws = set(got), set(want)
     if t.subset:
         extra = sorted(gs - ws)
