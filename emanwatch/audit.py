@@ -22,10 +22,11 @@ from collectors.backup import CST, ConfigHistory
 from collectors.result import PollResult, Sample
 from collectors.ssh import CliCapture, HostKeys, capture_many
 from inventory import Device, Inventory
+from inventory.model import PLATFORM_VENDOR
 from playbooks import load_playbook, platforms
 from rules.compliance import FAIL, NA, PARTIAL, PASS, SEVERITY, STATUS_VALUE, CheckResult, Intent, evaluate
 
-from .config import Config, SecretError
+from .config import Config, SecretError, resolve_ssh_auth
 
 HIGH_FAILED, NOT_COLLECTED = 1, 3  # exit codes of `emanwatch audit` (2 stays "bad input")
 
@@ -70,9 +71,10 @@ def _cst(t: float) -> str:
 def auditable(inv: Inventory, names: list[str] | None = None) -> tuple[list[Device], list[str]]:
     """Devices with an ssh_auth and a live status (and a playbook); plus why the others are skipped."""
     known = set(platforms())
+    wanted = None if names is None else set(names)
     out, skipped = [], []
     for d in inv.devices.values():
-        if names is not None and d.name not in names:
+        if wanted is not None and d.name not in wanted:
             continue
         if not d.ssh_auth or not d.status.polled:
             continue
@@ -89,18 +91,13 @@ def gather(cfg: Config, devices: list[Device], progress: Callable[[CliCapture], 
     creds: dict[str, tuple[str, str, str] | str] = {}
     jobs = []
     for d in devices:
-        if d.ssh_auth not in creds:
-            a = cfg.auths.ssh.get(d.ssh_auth or "")
-            if a is None:
-                creds[d.ssh_auth or ""] = f"auths.ssh has no entry {d.ssh_auth!r}"
-            else:
-                try:
-                    pw = cfg.secret(a.password, f"auths.ssh.{d.ssh_auth}.password") if a.password else ""
-                    en = cfg.secret(a.enable_secret, f"auths.ssh.{d.ssh_auth}.enable_secret") if a.enable_secret else ""
-                    creds[d.ssh_auth or ""] = (a.username, pw, en)
-                except SecretError as e:
-                    creds[d.ssh_auth or ""] = str(e)
-        c = creds[d.ssh_auth or ""]
+        auth = d.ssh_auth or ""
+        if auth not in creds:
+            try:
+                creds[auth] = resolve_ssh_auth(cfg, auth)
+            except SecretError as e:
+                creds[auth] = str(e)
+        c = creds[auth]
         if isinstance(c, str):
             jobs.append({"failed": CliCapture(d.name, d.platform or "", False, time.time(), reason="credentials", error=f"{d.name}: {c}")})
             continue
@@ -118,7 +115,8 @@ def evaluate_captures(cfg: Config, inv: Inventory | None, captures: list[CliCapt
     items = []
     for c in captures:
         dev = inv.devices.get(c.device) if inv else None
-        vendor = dev.vendor.value if dev and dev.vendor else _VENDOR.get(c.platform, "")
+        pv = PLATFORM_VENDOR.get(c.platform)
+        vendor = dev.vendor.value if dev and dev.vendor else (pv.value if pv else "")
         a = DeviceAudit(c.device, dev.site if dev else "", c.platform, vendor, model=dev.model if dev else "",
                         address=str(dev.mgmt_address) if dev else "", ok=c.ok, reason=c.reason, error=c.error,
                         collected_at=c.started, command_errors=dict(c.command_errors), source=c.source)
@@ -144,8 +142,6 @@ def evaluate_captures(cfg: Config, inv: Inventory | None, captures: list[CliCapt
             a.changed_outside_window = history.flagged(a.device, now, cfg.ssh.changed_hold)
     return audits
 
-
-_VENDOR = {"huawei_vrp": "huawei", "hp_comware": "h3c", "cisco_ios": "cisco", "ruijie_os": "ruijie"}
 
 
 # ------------------------------------------------------------------ offline input

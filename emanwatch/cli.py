@@ -558,6 +558,8 @@ def _lldp_over_ssh(cfg: Config, inv: Inventory, devices: set[str]) -> dict[str, 
 
     from collectors.ssh_lldp import lldp_over_ssh
 
+    from .config import resolve_ssh_auth
+
     creds: dict[str, tuple[str, str]] = {}
     targets = []
     for name in sorted(devices):
@@ -565,15 +567,15 @@ def _lldp_over_ssh(cfg: Config, inv: Inventory, devices: set[str]) -> dict[str, 
         if not d.ssh_auth:
             continue
         if d.ssh_auth not in creds:
-            a = cfg.auths.ssh[d.ssh_auth]
             try:
-                creds[d.ssh_auth] = (a.username, cfg.secret(a.password, f"auths.ssh.{d.ssh_auth}.password") if a.password else "")
+                creds[d.ssh_auth] = resolve_ssh_auth(cfg, d.ssh_auth)[:2]
             except SecretError as e:
                 raise fail(str(e)) from None
         targets.append(d)
     out: dict[str, dict[str, tuple[str, str]]] = {}
     with ThreadPoolExecutor(16) as pool:
-        for r in pool.map(lambda d: lldp_over_ssh(d, *creds[d.ssh_auth], port=cfg.lab.ssh_port), targets):
+        # the SSH port devices listen on (ssh.port; a private lab sets it to its own)
+        for r in pool.map(lambda d: lldp_over_ssh(d, *creds[d.ssh_auth], port=cfg.ssh.port), targets):
             if r.ok:
                 out[r.device] = r.neighbors
             else:
@@ -991,12 +993,6 @@ class ReportFormat(StrEnum):
     pdf = "pdf"
 
 
-def _prom(cfg: Config, url: str | None):  # noqa: ANN202
-    from .reports import Prom
-
-    return Prom(url or cfg.reports.prometheus or cfg.listen.prometheus)
-
-
 @report_app.command("weekly")
 def report_weekly(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: the last complete week)")] = None,
@@ -1009,15 +1005,14 @@ def report_weekly(
     """The weekly capacity report: egress, ring, top school uplinks, busy devices, availability,
     Wi-Fi, alerts and compliance, as HTML with charts (and PDF through Chromium) plus report.json."""
     from .config import parse_duration
-    from .reports import ReportError, last_window, week_window, weekly
+    from .reports import Prom, ReportError, last_window, week_window, weekly
 
     cfg = get_config()
     inv = get_inventory(cfg)
     try:
         win = last_window(parse_duration(last), end) if last else week_window(week)
         folder = out_dir or cfg.state_dir / "reports" / f"weekly-{win.label.replace(' ', '')}"
-        paths = weekly(_prom(cfg, url), win, float(inv.district.egress_capacity_bps), folder, inv.district.name,
-                       pdf=fmt == ReportFormat.pdf)
+        paths = weekly(Prom.of(cfg, url), win, inv, folder, pdf=fmt == ReportFormat.pdf)
     except (ReportError, ValueError) as e:
         raise fail(str(e)) from None
     for k, p in paths.items():
@@ -1033,13 +1028,12 @@ def report_daily(
 ) -> None:
     """The daily zero-report (零报告): the security-related events of the window, or the statement
     that there were none, in the form a district sends to the city."""
-    from .reports import ReportError, daily, last_window
+    from .reports import Prom, ReportError, daily, last_window
 
     cfg = get_config()
     inv = get_inventory(cfg)
-    centre = next((s.display_name for s in inv.sites.values() if s.kind.value == "centre"), inv.district.name)
     try:
-        text, events = daily(_prom(cfg, url), last_window(hours * 3600, end), inv.district.name, centre, set(inv.devices))
+        text, events = daily(Prom.of(cfg, url), last_window(hours * 3600, end), inv)
     except ReportError as e:
         raise fail(str(e)) from None
     if out_file:

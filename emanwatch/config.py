@@ -484,6 +484,15 @@ def resolve_snmp_auth(cfg: Config, name: str) -> ResolvedSnmpAuth:
                             get("auth_password"), a.priv_protocol, get("priv_password"), a.context)
 
 
+def resolve_ssh_auth(cfg: Config, name: str) -> tuple[str, str, str]:
+    """(username, password, enable secret) of auths.ssh.NAME; SecretError names the key."""
+    a = cfg.auths.ssh.get(name)
+    if a is None:
+        raise SecretError(f"{cfg.source}: no auths.ssh.{name} (known: {', '.join(sorted(cfg.auths.ssh)) or 'none'})")
+    get = lambda f: "" if getattr(a, f) is None else cfg.secret(getattr(a, f), f"auths.ssh.{name}.{f}")  # noqa: E731
+    return a.username, get("password"), get("enable_secret")
+
+
 def find_config(explicit: str | Path | None = None) -> Path:
     """--config, else $EMANWATCH_CONFIG, else ./config.yaml, else the repository's."""
     if explicit:

@@ -58,6 +58,11 @@ class Prom:
         return self._get("/api/v1/query_range", {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
                                                  "step": f"{max(step, 1):.0f}"})
 
+    @classmethod
+    def of(cls, cfg: Any, url: str | None = None) -> Prom:
+        """The query API a report reads: --url, else reports.prometheus, else listen.prometheus."""
+        return cls(url or cfg.reports.prometheus or cfg.listen.prometheus)
+
     def values(self, query: str, t: float, key: str) -> dict[str, float]:
         return {r["metric"].get(key, ""): float(r["value"][1]) for r in self.instant(query, t)}
 
@@ -259,9 +264,8 @@ def _charts(prom: Prom, win: Window, fig: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-def weekly(prom: Prom, win: Window, capacity_bps: float, out_dir: Path, district: str = "",
-           pdf: bool = False) -> dict[str, Path]:
-    fig = weekly_figures(prom, win, capacity_bps)
+def weekly(prom: Prom, win: Window, inv: Any, out_dir: Path, pdf: bool = False) -> dict[str, Path]:
+    fig = weekly_figures(prom, win, float(inv.district.egress_capacity_bps))
     if not fig["egress"]["carriers"]:
         raise ReportError(f"{prom.url}: no egress data in {win.label} "
                           f"({datetime.fromtimestamp(win.start, CST):%Y-%m-%d %H:%M} - {datetime.fromtimestamp(win.end, CST):%Y-%m-%d %H:%M} CST)")
@@ -272,7 +276,7 @@ def weekly(prom: Prom, win: Window, capacity_bps: float, out_dir: Path, district
         (out_dir / name).write_bytes(png)
         paths[name] = out_dir / name
     html = _env.get_template("weekly.html.j2").render(
-        f=fig, district=district, charts={k: base64.b64encode(v).decode() for k, v in charts.items()},
+        f=fig, district=inv.district.name, charts={k: base64.b64encode(v).decode() for k, v in charts.items()},
         start=datetime.fromtimestamp(win.start, CST), end=datetime.fromtimestamp(win.end, CST),
         generated=datetime.now(CST), nan=math.isnan)
     (out_dir / "weekly.html").write_text(html, encoding="utf-8")
@@ -344,9 +348,11 @@ def daily_events(prom: Prom, win: Window, known: set[str] | None = None) -> list
     return sorted(ev, key=lambda e: (e["kind"], e["site"], e["device"], e["detail"]))
 
 
-def daily(prom: Prom, win: Window, district: str, centre: str, known: set[str] | None = None) -> tuple[str, list]:
-    events = daily_events(prom, win, known)
+def daily(prom: Prom, win: Window, inv: Any) -> tuple[str, list]:
+    """The report's text and its events; sent in the name of the centre site."""
+    events = daily_events(prom, win, set(inv.devices))
+    centre = next((s.display_name for s in inv.sites.values() if s.kind.value == "centre"), inv.district.name)
     text = _env.get_template("daily.md.j2").render(
-        events=events, district=district, centre=centre, start=datetime.fromtimestamp(win.start, CST),
+        events=events, district=inv.district.name, centre=centre, start=datetime.fromtimestamp(win.start, CST),
         end=datetime.fromtimestamp(win.end, CST), generated=datetime.now(CST))
     return text, events

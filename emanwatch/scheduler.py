@@ -223,12 +223,12 @@ class Scheduler:
                  time.perf_counter() - t0, failed, sum(1 for a in audits if not a.ok))
         return len(audits)
 
-    def restore_audits(self) -> int:
+    def restore_audits(self, devices: list[Device]) -> int:
         """The last audit's evidence from disk: compliance is exported from the start, not hours later."""
         from . import audit as au
 
         n = 0
-        scope = {d.name for d in self.audit_devices()}
+        scope = {d.name for d in devices}
         for a in au.load_evidence(self.cfg.state_dir):
             if a.device in scope:
                 r = au.audit_samples(a, self.labels_of(a.device))
@@ -243,17 +243,15 @@ class Scheduler:
 
         from .reports import Prom, ReportError, daily, last_window, week_window, weekly
 
-        prom = Prom(self.cfg.reports.prometheus or self.cfg.listen.prometheus)
+        prom = Prom.of(self.cfg)
         folder = self.cfg.state_dir / "reports"
         try:
             if kind == "weekly":
                 win = week_window(None)
-                paths = weekly(prom, win, float(self.inv.district.egress_capacity_bps), folder / f"weekly-{win.label}",
-                               self.inv.district.name)
+                paths = weekly(prom, win, self.inv, folder / f"weekly-{win.label}")
                 log.info("weekly report %s: %s", win.label, paths["html"])
             else:
-                centre = next((s.display_name for s in self.inv.sites.values() if s.kind.value == "centre"), "")
-                text, events = daily(prom, last_window(86400), self.inv.district.name, centre, set(self.inv.devices))
+                text, events = daily(prom, last_window(86400), self.inv)
                 path = folder / f"daily-{datetime.now(CST).strftime('%Y-%m-%d')}.md"  # the CST date it reports on
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
@@ -294,9 +292,10 @@ class Scheduler:
             self.sched.add_job(self.probe, IntervalTrigger(seconds=self.cfg.probes.interval), id="probes",
                                name="ICMP sweep and service checks", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(UTC))
-        if self.cfg.ssh.audit_every and self.audit_devices():
+        in_scope = self.audit_devices() if self.cfg.ssh.audit_every else []
+        if in_scope:
             # the last evidence is exported at once; a fresh audit follows soon (the saved one may be old)
-            self.restore_audits()
+            self.restore_audits(in_scope)
             first = datetime.now(UTC) + timedelta(seconds=5)
             self.sched.add_job(self.audit, IntervalTrigger(seconds=self.cfg.ssh.audit_every), id="audit",
                                name="config backup and 等保 audit", max_instances=1, coalesce=True, next_run_time=first)

@@ -131,5 +131,6 @@ def load_playbook(platform: str) -> Playbook:
     return Playbook(platform=platform, **doc)
 
 
-def platforms() -> list[str]:
-    return sorted(p.stem for p in HERE.glob("*.yaml"))
+@cache
+def platforms() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in HERE.glob("*.yaml")))

@@ -164,7 +164,7 @@ def capture(device: str, platform: str, host: str, pb: Playbook, username: str, 
                     continue
                 m = REJECTED.search(text)
                 if m:
-                    res.command_errors[name] = f"`{pb.command(name)}` rejected by the device: {m.group(1).strip()}"
+                    res.command_errors[name] = f"`{ev.command}` rejected by the device: {m.group(1).strip()}"
                     continue
                 res.outputs[name] = text
         res.ok = True
